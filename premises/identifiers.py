@@ -1,0 +1,58 @@
+"""Normalisation and validation of the identifiers customers and CSPs type.
+
+The glossary's rules, in one place: ESI IDs are all digits, begin with ``10``
+and a TDU's code, and are never padded or truncated; customers paste them with
+spaces, dashes or a spreadsheet's leading apostrophe, which are removed.
+Anything else is rejected with a reason.
+"""
+
+import re
+
+ESI_ID_LENGTHS = (17, 22)
+_ESI_ID_SEPARATORS = re.compile(r"[\s\-]+")
+_METER_NUMBER = re.compile(r"^[A-Z0-9]{1,32}$")
+_CERTIFICATE_NUMBER = re.compile(r"^[0-9]{4,6}[A-Z]?$")
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier that cannot be normalised; ``str()`` says why."""
+
+
+def normalize_esi_id(raw):
+    if not isinstance(raw, str):
+        raise InvalidIdentifier("ESI ID must be text")
+    value = raw.strip()
+    if value.startswith("'"):
+        value = value[1:]
+    value = _ESI_ID_SEPARATORS.sub("", value)
+    if not value:
+        raise InvalidIdentifier("ESI ID is empty")
+    if not value.isascii() or not value.isdigit():
+        raise InvalidIdentifier("ESI ID must contain only digits")
+    if not value.startswith("10"):
+        raise InvalidIdentifier("ESI ID must begin with 10")
+    if len(value) not in ESI_ID_LENGTHS:
+        raise InvalidIdentifier("ESI ID must have 17 or 22 digits")
+    return value
+
+
+def normalize_meter_number(raw):
+    if not isinstance(raw, str):
+        raise InvalidIdentifier("meter number must be text")
+    value = _ESI_ID_SEPARATORS.sub("", raw.strip()).upper()
+    if not value:
+        raise InvalidIdentifier("meter number is empty")
+    if not _METER_NUMBER.match(value):
+        raise InvalidIdentifier("meter number must be letters and digits (at most 32)")
+    return value
+
+
+def normalize_certificate_number(raw):
+    if not isinstance(raw, str):
+        raise InvalidIdentifier("certificate number must be text")
+    value = raw.strip().upper()
+    if not _CERTIFICATE_NUMBER.match(value):
+        raise InvalidIdentifier(
+            "certificate number must be 4 to 6 digits, optionally followed by one letter"
+        )
+    return value

@@ -1,0 +1,176 @@
+"""What the portal knows about premises: TDUs, REPs, ESI IDs, meters, usage.
+
+Rows arrive as TDU feeds (``import_premises``, ``import_usage``); the
+constraints below hold whatever path a row takes into the database.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class Tdu(models.Model):
+    """A transmission and distribution utility of the competitive market."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    puct_id = models.CharField("PUCT identifier", max_length=10, unique=True)
+    # ESI IDs this TDU serves begin with one of these (space-separated).
+    esi_id_prefixes = models.CharField(max_length=200)
+    esi_id_length = models.PositiveSmallIntegerField()
+    approx_meters = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "TDU"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def prefixes(self):
+        return self.esi_id_prefixes.split()
+
+
+class RetailElectricProvider(models.Model):
+    """A REP and its PUCT certificate number (a string: ``10166X`` exists)."""
+
+    certificate_number = models.CharField(max_length=10, unique=True)
+    legal_name = models.CharField(max_length=200)
+    dba_names = models.CharField("DBA names", max_length=500, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["legal_name"]
+        verbose_name = "retail electric provider"
+
+    def __str__(self):
+        return f"{self.legal_name} ({self.certificate_number})"
+
+
+class CustomerClass(models.TextChoices):
+    RESIDENTIAL = "residential", "Residential"
+    COMMERCIAL = "commercial", "Commercial"
+
+
+class Premise(models.Model):
+    """A point of delivery, identified by its ESI ID."""
+
+    esi_id = models.CharField("ESI ID", max_length=22, unique=True)
+    tdu = models.ForeignKey(Tdu, on_delete=models.PROTECT, related_name="premises")
+    rep_of_record = models.ForeignKey(
+        RetailElectricProvider, on_delete=models.PROTECT, related_name="premises"
+    )
+    customer_class = models.CharField(max_length=12, choices=CustomerClass.choices)
+    service_address = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer_class__in=CustomerClass.values),
+                name="premise_customer_class_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.esi_id
+
+
+class Meter(models.Model):
+    """An advanced meter at a premise; a meter exchange sets ``removed_on``."""
+
+    number = models.CharField(max_length=32)
+    premise = models.ForeignKey(Premise, on_delete=models.CASCADE, related_name="meters")
+    installed_on = models.DateField()
+    removed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["premise"],
+                condition=Q(removed_on__isnull=True),
+                name="one_active_meter_per_premise",
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_on__isnull=True) | Q(removed_on__gte=models.F("installed_on")),
+                name="meter_removed_after_installed",
+            ),
+        ]
+        indexes = [models.Index(fields=["number"], name="meter_number_idx")]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def active(self):
+        return self.removed_on is None
+
+
+class MonthlyUsage(models.Model):
+    """Consumption of one premise in one billing month (``month`` is its 1st day)."""
+
+    premise = models.ForeignKey(Premise, on_delete=models.CASCADE, related_name="monthly_usage")
+    month = models.DateField()
+    kwh = models.DecimalField(max_digits=12, decimal_places=3)
+
+    class Meta:
+        ordering = ["premise", "month"]
+        verbose_name_plural = "monthly usage"
+        constraints = [
+            models.UniqueConstraint(fields=["premise", "month"], name="one_usage_row_per_month"),
+            models.CheckConstraint(condition=Q(kwh__gte=0), name="usage_kwh_not_negative"),
+            models.CheckConstraint(
+                condition=Q(month__day=1), name="usage_month_is_first_day"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.premise_id} {self.month:%Y-%m}: {self.kwh} kWh"
+
+
+
+class TermPolicy(models.Model):
+    """The term limits of R11, a setting staff change in the admin without code.
+
+    One row. Agreements store the classification and limit they were made
+    under, so a change here never alters an agreement already made.
+    """
+
+    standard_max_months = models.PositiveSmallIntegerField(
+        default=12,
+        help_text="Longest term for residential and other non-large-commercial customers.",
+    )
+    large_commercial_max_months = models.PositiveSmallIntegerField(
+        default=36, help_text="Longest term for a large commercial customer."
+    )
+    large_commercial_threshold_kwh = models.DecimalField(
+        max_digits=12,
+        decimal_places=3,
+        default=15000,
+        help_text="A commercial premise is large when some month of the prior 12 reached this.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "term policy"
+        verbose_name_plural = "term policy"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(standard_max_months__gte=1)
+                & Q(large_commercial_max_months__gte=models.F("standard_max_months")),
+                name="term_policy_limits_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.standard_max_months} months (large commercial "
+            f"{self.large_commercial_max_months} at {self.large_commercial_threshold_kwh} kWh)"
+        )
+
+    @classmethod
+    def current(cls):
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy

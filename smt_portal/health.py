@@ -1,0 +1,41 @@
+"""/healthz: 200 when the database answers; each dependency's state as JSON."""
+
+from celery import current_app
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _cache():
+    cache.set("healthz", "ok", timeout=10)
+    if cache.get("healthz") != "ok":
+        raise RuntimeError("cache did not return the value just written")
+
+
+def _broker():
+    with current_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def _probe(check):
+    try:
+        check()
+    except Exception as exc:  # a health check reports every failure, whatever it is
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True}
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {"database": _probe(_database), "cache": _probe(_cache), "broker": _probe(_broker)}
+    status = 200 if checks["database"]["ok"] else 503
+    return JsonResponse({"status": "ok" if status == 200 else "unavailable", "checks": checks}, status=status)

@@ -1,0 +1,24 @@
+"""Shared fixtures. Personas and frozen clocks live here; apps add their own in
+``tests/<app>/conftest.py``."""
+
+import pytest
+from celery import current_app
+
+
+@pytest.fixture(autouse=True)
+def _celery_runs_inline(settings):
+    # Tasks run in-process when their on-commit callbacks are executed
+    # (django_capture_on_commit_callbacks(execute=True)); no broker is touched.
+    current_app.conf.task_always_eager = True
+    current_app.conf.task_eager_propagates = True
+    yield
+    current_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
