@@ -1,4 +1,6 @@
 """Shared fixtures. Personas and frozen clocks live here; apps add their own in
+
+pytest_plugins = ["tests.personas"]
 ``tests/<app>/conftest.py``."""
 
 import pytest

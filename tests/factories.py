@@ -1,0 +1,1 @@
+"""Factories for premises, meters and usage used across the test suite."""
