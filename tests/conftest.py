@@ -1,10 +1,11 @@
 """Shared fixtures. Personas and frozen clocks live here; apps add their own in
-
-pytest_plugins = ["tests.personas"]
 ``tests/<app>/conftest.py``."""
+
 
 import pytest
 from celery import current_app
+
+pytest_plugins = ["tests.personas"]
 
 
 @pytest.fixture(autouse=True)
