@@ -1,0 +1,324 @@
+"""Agreements between a customer and a CSP, the links that carry them, and
+the record of everything that happened to them.
+
+Every timestamp is written when its event happens (``affirmation_expires_at``
+when the email is queued, ``term_end`` at opt-in) so a later change of a
+setting never changes a link already sent or an agreement already made.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AgreementStatus(models.TextChoices):
+    PENDING_AFFIRMATION = "pending_affirmation", "Pending affirmation"
+    ACTIVE = "active", "Active"
+    OPTED_OUT = "opted_out", "Opted out"
+    REPORTED_SPAM = "reported_spam", "Reported as spam"
+    TIMED_OUT = "timed_out", "Timed out"
+    TERMINATED = "terminated", "Terminated"
+    REVOKED = "revoked", "Revoked"
+    TERM_ENDED = "term_ended", "Term ended"
+
+
+# Only these statuses can still change; all others are final (glossary).
+OPEN_STATUSES = (AgreementStatus.PENDING_AFFIRMATION, AgreementStatus.ACTIVE)
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    SPANISH = "es", "Español"
+
+
+class EndedBy(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    CSP = "csp", "CSP"
+    COMMITTEE = "committee", "Management committee"
+    COMMISSION = "commission", "Commission"
+    SYSTEM = "system", "System"
+
+
+class Agreement(models.Model):
+    """One customer's consent request (then agreement) with one CSP, covering
+    one or more of that customer's premises, decided with one decision."""
+
+    csp = models.ForeignKey("csp_registry.Csp", on_delete=models.PROTECT, related_name="agreements")
+    status = models.CharField(
+        max_length=24, choices=AgreementStatus.choices, default=AgreementStatus.PENDING_AFFIRMATION
+    )
+    customer_email = models.EmailField()
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    term_months = models.PositiveSmallIntegerField()
+    # The limit in force when the request was made (R11), kept for the record.
+    max_term_months = models.PositiveSmallIntegerField()
+    # Short code repeated in the email so a customer can tell a real request
+    # from a phishing copy. Not a secret.
+    confirmation_code = models.CharField(max_length=12)
+
+    created_at = models.DateTimeField()
+    affirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    affirmation_expires_at = models.DateTimeField()
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    affirmed_at = models.DateTimeField(null=True, blank=True)
+    disclosure = models.ForeignKey(
+        "affirmations.Disclosure", null=True, blank=True, on_delete=models.PROTECT
+    )
+    term_start = models.DateTimeField(null=True, blank=True)
+    term_end = models.DateTimeField(null=True, blank=True)
+    renewal_count = models.PositiveSmallIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=12, choices=EndedBy.choices, blank=True)
+    end_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=AgreementStatus.values), name="agreement_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(term_months__gte=1), name="agreement_term_positive"),
+            models.CheckConstraint(
+                condition=Q(term_months__lte=models.F("max_term_months")),
+                name="agreement_term_within_limit",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AgreementStatus.ACTIVE)
+                | (Q(term_start__isnull=False) & Q(term_end__isnull=False)),
+                name="active_agreement_has_term",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["csp", "status", "-created_at"], name="agreement_csp_status_idx"),
+            models.Index(fields=["csp", "-created_at"], name="agreement_csp_created_idx"),
+            # The sweeps select by due date among open agreements only.
+            models.Index(
+                fields=["affirmation_expires_at"],
+                condition=Q(status="pending_affirmation"),
+                name="agreement_pending_due_idx",
+            ),
+            models.Index(
+                fields=["term_end"], condition=Q(status="active"), name="agreement_active_due_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Agreement {self.pk} ({self.status})"
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+
+class AgreementPremise(models.Model):
+    """A premise covered by an agreement, with its classification at request time.
+
+    ``csp`` and ``is_open`` repeat the agreement's so that the database itself
+    keeps one open agreement per CSP and ESI ID; services change them in the
+    same transaction as the agreement's status.
+    """
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="premises")
+    premise = models.ForeignKey("premises.Premise", on_delete=models.PROTECT, related_name="+")
+    csp = models.ForeignKey("csp_registry.Csp", on_delete=models.PROTECT, related_name="+")
+    esi_id = models.CharField("ESI ID", max_length=22)
+    service_address = models.CharField(max_length=300)
+    large_commercial = models.BooleanField()
+    is_open = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "premise"], name="agreement_premise_once"
+            ),
+            models.UniqueConstraint(
+                fields=["csp", "premise"],
+                condition=Q(is_open=True),
+                name="one_open_agreement_per_csp_and_premise",
+            ),
+        ]
+        indexes = [models.Index(fields=["esi_id"], name="agreement_premise_esi_idx")]
+
+    def __str__(self):
+        return self.esi_id
+
+
+class LinkPurpose(models.TextChoices):
+    AFFIRMATION = "affirmation", "Affirmation"
+    RENEWAL = "renewal", "Renewal"
+
+
+class AgreementLink(models.Model):
+    """An emailed link. Only the SHA-256 of its token is stored; a reminder
+    issues a second link with the same deadline."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="links")
+    renewal = models.ForeignKey(
+        "affirmations.Renewal", null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+    )
+    purpose = models.CharField(max_length=12, choices=LinkPurpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.purpose} link for agreement {self.agreement_id}"
+
+
+class RenewalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RENEWED = "renewed", "Renewed"
+    DECLINED = "declined", "Declined"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled (agreement ended)"
+
+
+class RenewalKind(models.TextChoices):
+    # R12: large commercial renews with one click; others through the full
+    # affirmation (disclosures and bot challenge).
+    ONE_CLICK = "one_click", "One click (large commercial)"
+    FULL_AFFIRMATION = "full_affirmation", "Full affirmation"
+
+
+class Renewal(models.Model):
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="renewals")
+    kind = models.CharField(max_length=20, choices=RenewalKind.choices)
+    status = models.CharField(
+        max_length=12, choices=RenewalStatus.choices, default=RenewalStatus.PENDING
+    )
+    customer_email = models.EmailField()
+    term_months = models.PositiveSmallIntegerField()
+    requested_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    disclosure = models.ForeignKey(
+        "affirmations.Disclosure", null=True, blank=True, on_delete=models.PROTECT
+    )
+    new_term_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement"],
+                condition=Q(status="pending"),
+                name="one_open_renewal_per_agreement",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="renewal_pending_due_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Renewal {self.pk} of agreement {self.agreement_id} ({self.status})"
+
+
+class Disclosure(models.Model):
+    """The disclosures a customer acknowledges. Staff publish new versions;
+    a version is never edited once a customer may have seen it."""
+
+    version = models.PositiveIntegerField(unique=True)
+    text_en = models.TextField("text (English)")
+    text_es = models.TextField("text (Spanish)")
+    published_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self):
+        return f"Disclosures v{self.version}"
+
+    def text_for(self, language):
+        return self.text_es if language == Language.SPANISH else self.text_en
+
+
+class RecordEvent(models.TextChoices):
+    REQUEST_CREATED = "request_created", "Request created"
+    EMAIL_QUEUED = "email_queued", "Email queued"
+    REMINDER_SENT = "reminder_sent", "Reminder sent"
+    OPTED_IN = "opted_in", "Opted in"
+    OPTED_OUT = "opted_out", "Opted out"
+    REPORTED_SPAM = "reported_spam", "Reported as spam"
+    TIMED_OUT = "timed_out", "Timed out"
+    TERMINATED = "terminated", "Terminated"
+    REVOKED = "revoked", "Revoked"
+    TERM_ENDED = "term_ended", "Term ended"
+    RENEWAL_REQUESTED = "renewal_requested", "Renewal requested"
+    RENEWED = "renewed", "Renewed"
+    RENEWAL_TIMED_OUT = "renewal_timed_out", "Renewal timed out"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    CSP_STATUS_CHANGED = "csp_status_changed", "CSP status changed"
+    OTHER = "other", "Other"
+
+
+class ActorType(models.TextChoices):
+    CSP = "csp", "CSP"
+    CUSTOMER = "customer", "Customer"
+    STAFF = "staff", "Staff user"
+    COMMISSION = "commission", "Commission"
+    SYSTEM = "system", "System"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("records are append-only")
+
+    def delete(self):
+        raise PermissionError("records are append-only")
+
+
+class Record(models.Model):
+    """The append-only record (R13). Each row holds the hash of the one before
+    it, so an edit or deletion behind the application's back breaks the chain
+    (``manage.py verify_records``); on PostgreSQL a trigger refuses UPDATE and
+    DELETE outright. Write rows only through ``affirmations.records``."""
+
+    created_at = models.DateTimeField()
+    event = models.CharField(max_length=24, choices=RecordEvent.choices)
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    csp = models.ForeignKey(
+        "csp_registry.Csp", null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    actor_type = models.CharField(max_length=12, choices=ActorType.choices)
+    # Who, in words a regulator can read: a key prefix, a staff username, …
+    actor = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["agreement", "id"], name="record_agreement_idx"),
+            models.Index(fields=["csp", "id"], name="record_csp_idx"),
+            models.Index(fields=["event", "created_at"], name="record_event_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.event} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("records are append-only")
+
+
+class RecordChainHead(models.Model):
+    """One row holding the newest record's hash. Writers lock it, so the
+    chain stays a single line however many processes append at once."""
+
+    last_hash = models.CharField(max_length=64)
+    last_record_id = models.BigIntegerField(null=True)
