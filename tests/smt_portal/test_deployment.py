@@ -1,0 +1,102 @@
+"""The production topology and the settings' behaviour with production values."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTAL_VARIABLES = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "SITE_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+}
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x9#k2!vQ7pL0s@w4eZr8tY1uI6oP3aSdFgHjKlZxCvBnM5qW-7Jh2Gf9Dk",
+    "ALLOWED_HOSTS": "consent.example.org",
+    "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "EMAIL_URL": "smtp://relay.internal:25",
+    "SITE_URL": "https://consent.example.org",
+}
+
+
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_describes_every_production_service():
+    services = compose()["services"]
+    assert {"web", "worker", "beat", "postgres", "redis", "mailcatcher"} <= set(services)
+    assert services["web"]["command"].startswith("gunicorn smt_portal.wsgi")
+    assert "celery -A smt_portal worker" in services["worker"]["command"]
+    assert "celery -A smt_portal beat" in services["beat"]["command"]
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "beat", "migrate"])
+def test_compose_wires_each_portal_process_with_the_contract_variables(service):
+    spec = compose()["services"][service]
+    environment = spec["environment"]
+    assert PORTAL_VARIABLES <= set(environment)
+    assert environment["DEBUG"] == "false"
+    assert environment["DATABASE_URL"].startswith("postgres://")
+    assert environment["REDIS_URL"].startswith("redis://redis:")
+    assert environment["EMAIL_URL"].startswith("smtp://mailcatcher:")
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+def test_portal_processes_wait_for_migrations_and_their_servers(service):
+    depends_on = compose()["services"][service]["depends_on"]
+    assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+    assert depends_on["postgres"]["condition"] == "service_healthy"
+    assert depends_on["redis"]["condition"] == "service_healthy"
+
+
+def run_manage(*args, environment):
+    env = {k: v for k, v in os.environ.items() if k not in PORTAL_VARIABLES | {"SMT_TESTING"}}
+    env.update(environment)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_reports_nothing_with_production_values():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", environment=PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "mysqlish://nowhere"),
+        ("REDIS_URL", "memcached://cache:11211"),
+        ("SITE_URL", "consent.example.org"),
+        ("TRUSTED_PROXY_COUNT", "two"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(variable, value):
+    result = run_manage("check", environment={**PRODUCTION, variable: value})
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    environment = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = run_manage("check", environment=environment)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
