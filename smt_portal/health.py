@@ -38,4 +38,6 @@ def _probe(check):
 def healthz(request):
     checks = {"database": _probe(_database), "cache": _probe(_cache), "broker": _probe(_broker)}
     status = 200 if checks["database"]["ok"] else 503
-    return JsonResponse({"status": "ok" if status == 200 else "unavailable", "checks": checks}, status=status)
+    return JsonResponse(
+        {"status": "ok" if status == 200 else "unavailable", "checks": checks}, status=status
+    )

@@ -64,7 +64,8 @@ def env_url(name, default):
 DEBUG = env_bool("DEBUG", True)
 TESTING = env_bool("SMT_TESTING", False)
 
-_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789abcdef"
+# Development only: production (DEBUG off) refuses to start without SECRET_KEY.
+_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -214,7 +215,9 @@ EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 for _key, _value in _email.items():
     if _key.startswith("EMAIL_") and _key != "EMAIL_BACKEND":
         globals()[_key] = _value
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Smart Meter Consent <no-reply@smt-portal.example>")
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Smart Meter Consent <no-reply@smt-portal.example>"
+)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation -------------------------------------------------
