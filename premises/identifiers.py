@@ -56,3 +56,22 @@ def normalize_certificate_number(raw):
             "certificate number must be 4 to 6 digits, optionally followed by one letter"
         )
     return value
+
+
+def tdu_for_esi_id(esi_id, tdus):
+    """The TDU among ``tdus`` whose prefix and length fit a normalised ESI ID.
+
+    ``tdus`` is any iterable of objects with ``prefixes`` and ``esi_id_length``
+    (``Tdu`` rows, loaded once by the caller so a feed of a million rows makes
+    no query per row). The length is checked against the TDU the prefix names,
+    so a CenterPoint ID cut to 17 digits is rejected rather than taken for
+    another premise.
+    """
+    for tdu in tdus:
+        if any(esi_id.startswith(prefix) for prefix in tdu.prefixes):
+            if len(esi_id) != tdu.esi_id_length:
+                raise InvalidIdentifier(
+                    f"a {tdu.name} ESI ID must have {tdu.esi_id_length} digits, not {len(esi_id)}"
+                )
+            return tdu
+    raise InvalidIdentifier("ESI ID does not begin with a known TDU prefix")

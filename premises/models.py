@@ -111,7 +111,10 @@ class Meter(models.Model):
 class MonthlyUsage(models.Model):
     """Consumption of one premise in one billing month (``month`` is its 1st day)."""
 
-    premise = models.ForeignKey(Premise, on_delete=models.CASCADE, related_name="monthly_usage")
+    # The unique (premise, month) constraint already indexes premise first.
+    premise = models.ForeignKey(
+        Premise, on_delete=models.CASCADE, related_name="monthly_usage", db_index=False
+    )
     month = models.DateField()
     kwh = models.DecimalField(max_digits=12, decimal_places=3)
 

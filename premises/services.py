@@ -1,0 +1,232 @@
+"""Business rules about premises: large commercial customers, term limits, R3.
+
+The one place for the large-commercial rule (glossary, R11), for the term
+limit it implies, and for premise authentication (R3), which records every
+attempt for monitoring (R18).
+"""
+
+import hmac
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import DecimalField, Max, OuterRef, Subquery
+
+from affirmations.calendar import CENTRAL
+from monitoring.models import AuthenticationFailure, PremiseAuthenticationAttempt
+from premises.models import CustomerClass, Meter, MonthlyUsage, Premise, TermPolicy
+
+USAGE_WINDOW_MONTHS = 12
+
+
+# --- Large commercial customers (R11) --------------------------------------
+
+
+def usage_window(*, now: datetime) -> tuple[date, date]:
+    """The 12 complete billing months before ``now``: ``[first, end)`` as month starts.
+
+    The local (Central) month of ``now`` is still running, so it is excluded.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+    end = now.astimezone(CENTRAL).date().replace(day=1)
+    months_back = end.year * 12 + end.month - 1 - USAGE_WINDOW_MONTHS
+    return date(months_back // 12, months_back % 12 + 1, 1), end
+
+
+def _peak_kwh_subquery(*, now: datetime) -> Subquery:
+    """Per premise (``OuterRef("pk")``): the highest monthly kWh in the window, or NULL."""
+    first, end = usage_window(now=now)
+    peak = (
+        MonthlyUsage.objects.filter(premise=OuterRef("pk"), month__gte=first, month__lt=end)
+        .order_by()
+        .values("premise")
+        .annotate(peak=Max("kwh"))
+        .values("peak")
+    )
+    return Subquery(peak, output_field=DecimalField(max_digits=12, decimal_places=3))
+
+
+def _is_large_commercial(*, customer_class: str, peak_kwh, policy: TermPolicy) -> bool:
+    # No usage in the window (peak is NULL) means not large commercial.
+    return (
+        customer_class == CustomerClass.COMMERCIAL
+        and peak_kwh is not None
+        and peak_kwh >= policy.large_commercial_threshold_kwh
+    )
+
+
+def premises_large_commercial(
+    *, premise_ids, now: datetime, policy: TermPolicy | None = None
+) -> dict[int, bool]:
+    """The large-commercial classification of each premise, in one query.
+
+    Ids of premises that do not exist are absent from the result.
+    """
+    policy = policy or TermPolicy.current()
+    rows = (
+        Premise.objects.filter(pk__in=list(premise_ids))
+        .annotate(peak_kwh=_peak_kwh_subquery(now=now))
+        .values_list("pk", "customer_class", "peak_kwh")
+    )
+    return {
+        pk: _is_large_commercial(customer_class=customer_class, peak_kwh=peak, policy=policy)
+        for pk, customer_class, peak in rows
+    }
+
+
+def premise_is_large_commercial(
+    *, premise: Premise, now: datetime, policy: TermPolicy | None = None
+) -> bool:
+    if premise.customer_class != CustomerClass.COMMERCIAL:
+        return False  # no need to read the usage
+    result = premises_large_commercial(premise_ids=[premise.pk], now=now, policy=policy)
+    return result.get(premise.pk, False)
+
+
+# --- Term limits (R11, R12) -------------------------------------------------
+
+
+def term_limit_months(*, large_commercial: bool, policy: TermPolicy) -> int:
+    """The longest term one premise may agree to."""
+    if large_commercial:
+        return policy.large_commercial_max_months
+    return policy.standard_max_months
+
+
+def max_term_months_for(*, all_large_commercial: bool, policy: TermPolicy) -> int:
+    """The longest term of an agreement: beyond the policy limit only if every
+    premise it covers is large commercial (glossary, "Terms")."""
+    return term_limit_months(large_commercial=all_large_commercial, policy=policy)
+
+
+# --- Premise authentication (R3, R18) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PremiseAuthentication:
+    """The outcome shown to the caller. A failure carries nothing that says
+    which fact was wrong: every failed result is equal to every other."""
+
+    authenticated: bool
+    premise: Premise | None = None
+    large_commercial: bool = False
+    max_term_months: int | None = None
+
+
+FAILED = PremiseAuthentication(authenticated=False)
+
+
+def premise_authenticate(
+    *,
+    esi_id: str,
+    meter_number: str,
+    rep_certificate_number: str,
+    csp=None,
+    ip: str | None = None,
+    now: datetime,
+    policy: TermPolicy | None = None,
+) -> PremiseAuthentication:
+    """Authenticate one premise by its three facts and record the attempt.
+
+    Identifiers must already be normalised (``premises.identifiers``).
+    """
+    [result] = premises_authenticate(
+        triples=[(esi_id, meter_number, rep_certificate_number)],
+        csp=csp,
+        ip=ip,
+        now=now,
+        policy=policy,
+    )
+    return result
+
+
+def premises_authenticate(
+    *,
+    triples: list[tuple[str, str, str]],
+    csp=None,
+    ip: str | None = None,
+    now: datetime,
+    policy: TermPolicy | None = None,
+) -> list[PremiseAuthentication]:
+    """Authenticate many premises at once, one result per triple, in order.
+
+    A constant number of queries whatever the number of triples (the agreements
+    API sends up to 200): the policy, one joined lookup, one bulk insert of the
+    attempts. Every path runs the same queries and the same comparisons, so a
+    failure takes as long whichever fact was wrong.
+    """
+    policy = policy or TermPolicy.current()
+    premises = _premises_for_authentication(esi_ids={t[0] for t in triples}, now=now)
+    results, attempts = [], []
+    for esi_id, meter_number, certificate_number in triples:
+        premise = premises.get(esi_id)
+        reason = _failure_reason(premise, meter_number, certificate_number)
+        attempts.append(
+            PremiseAuthenticationAttempt(
+                created_at=now,
+                csp=csp,
+                ip=ip,
+                esi_id=esi_id,
+                meter_number=meter_number,
+                rep_certificate_number=certificate_number,
+                authenticated=not reason,
+                failure_reason=reason,
+                premise=premise,
+            )
+        )
+        results.append(FAILED if reason else _success(premise, policy))
+    PremiseAuthenticationAttempt.objects.bulk_create(attempts)
+    return results
+
+
+def _premises_for_authentication(*, esi_ids: set[str], now: datetime) -> dict[str, Premise]:
+    """The premises named, each with its active meter number and peak usage, in one query."""
+    active_meter = Meter.objects.filter(premise=OuterRef("pk"), removed_on__isnull=True).values(
+        "number"
+    )[:1]
+    rows = (
+        Premise.objects.filter(esi_id__in=esi_ids)
+        .select_related("rep_of_record")
+        .annotate(
+            active_meter_number=Subquery(active_meter),
+            peak_kwh=_peak_kwh_subquery(now=now),
+        )
+    )
+    return {premise.esi_id: premise for premise in rows}
+
+
+# Compared against when the ESI ID is unknown, so that path does the same work.
+_NO_VALUE = b"\x00" * 32
+
+
+def _failure_reason(premise: Premise | None, meter_number: str, certificate_number: str) -> str:
+    """``""`` when all three facts match, else the first wrong one (staff-only)."""
+    if premise is None:
+        expected_meter = expected_certificate = _NO_VALUE
+    else:
+        # A premise without an active meter authenticates with no meter number.
+        meter = premise.active_meter_number
+        expected_meter = meter.encode() if meter else _NO_VALUE
+        expected_certificate = premise.rep_of_record.certificate_number.encode()
+    # Both comparisons always run (no short circuit) and in constant time.
+    meter_ok = hmac.compare_digest(expected_meter, meter_number.encode())
+    certificate_ok = hmac.compare_digest(expected_certificate, certificate_number.encode())
+    if premise is None:
+        return AuthenticationFailure.UNKNOWN_ESI_ID
+    if not meter_ok:
+        return AuthenticationFailure.METER_MISMATCH
+    if not certificate_ok:
+        return AuthenticationFailure.REP_MISMATCH
+    return ""
+
+
+def _success(premise: Premise, policy: TermPolicy) -> PremiseAuthentication:
+    large = _is_large_commercial(
+        customer_class=premise.customer_class, peak_kwh=premise.peak_kwh, policy=policy
+    )
+    return PremiseAuthentication(
+        authenticated=True,
+        premise=premise,
+        large_commercial=large,
+        max_term_months=term_limit_months(large_commercial=large, policy=policy),
+    )

@@ -1,0 +1,167 @@
+import logging
+import smtplib
+
+import pytest
+from django.utils import timezone
+
+from outbox import services
+from outbox.models import EmailStatus, OutboundEmail
+from outbox.services import MAX_ATTEMPTS, email_claim, email_send
+from outbox.tasks import send_email
+from tests.outbox.backends import RefusingBackend
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def refusing_backend(settings):
+    settings.EMAIL_BACKEND = "tests.outbox.backends.RefusingBackend"
+    yield RefusingBackend
+    RefusingBackend.error = None
+
+
+def test_of_two_claims_on_one_email_only_the_first_wins(queue_test_email):
+    email = queue_test_email()
+    now = timezone.now()
+
+    first = email_claim(email_id=email.pk, now=now)
+    second = email_claim(email_id=email.pk, now=now)
+
+    assert first is not None
+    assert second is None
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENDING
+    assert email.claim_token == first
+    assert email.claimed_at == now
+    assert email.attempts == 1
+
+
+def test_sending_twice_sends_once(queue_test_email, mailoutbox):
+    email = queue_test_email()
+
+    assert send_email(email.pk) is True
+    assert send_email(email.pk) is False
+
+    assert len(mailoutbox) == 1
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
+    assert email.attempts == 1
+    assert email.claim_token == ""
+
+
+def test_an_email_claimed_by_another_worker_is_not_sent(queue_test_email, mailoutbox):
+    email = queue_test_email()
+    email_claim(email_id=email.pk, now=timezone.now())
+
+    assert email_send(email_id=email.pk, now=timezone.now()) is False
+    assert mailoutbox == []
+
+
+def test_an_smtp_failure_backs_off_longer_each_time_then_fails(
+    queue_test_email, refusing_backend, mailoutbox, clock
+):
+    refusing_backend.error = smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+    email = queue_test_email()
+    delays = []
+
+    for attempt in range(1, MAX_ATTEMPTS):
+        assert email_send(email_id=email.pk, now=timezone.now()) is False
+        email.refresh_from_db()
+        assert email.status == EmailStatus.PENDING
+        assert email.attempts == attempt
+        assert email.last_error.startswith("SMTPServerDisconnected")
+        delays.append(email.next_attempt_at - timezone.now())
+        # Not due yet: an early call changes nothing.
+        assert email_send(email_id=email.pk, now=timezone.now()) is False
+        assert OutboundEmail.objects.get(pk=email.pk).attempts == attempt
+        clock.move_to(email.next_attempt_at)
+
+    assert delays == sorted(delays)
+    assert delays[0] < delays[1] < delays[2]
+    assert delays[-1] == services.BACKOFF_CAP
+
+    assert email_send(email_id=email.pk, now=timezone.now()) is False
+    email.refresh_from_db()
+    assert email.status == EmailStatus.FAILED
+    assert email.attempts == MAX_ATTEMPTS
+    assert email.sent_at is None
+    assert mailoutbox == []
+
+
+def test_a_failure_that_clears_up_is_sent_on_the_next_attempt(
+    queue_test_email, refusing_backend, mailoutbox, clock
+):
+    refusing_backend.error = ConnectionRefusedError(111, "Connection refused")
+    email = queue_test_email()
+    email_send(email_id=email.pk, now=timezone.now())
+    refusing_backend.error = None
+    clock.move_to(OutboundEmail.objects.get(pk=email.pk).next_attempt_at)
+
+    assert email_send(email_id=email.pk, now=timezone.now()) is True
+
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
+    assert email.attempts == 2
+    assert len(mailoutbox) == 1
+
+
+def test_a_refused_recipient_fails_at_once(queue_test_email, refusing_backend):
+    refusing_backend.error = smtplib.SMTPRecipientsRefused(
+        {"ana@example.com": (550, b"5.1.1 User unknown")}
+    )
+    email = queue_test_email()
+
+    assert email_send(email_id=email.pk, now=timezone.now()) is False
+
+    email.refresh_from_db()
+    assert email.status == EmailStatus.FAILED
+    assert email.attempts == 1
+    assert "SMTPRecipientsRefused" in email.last_error
+
+
+def test_a_message_rejected_with_a_5xx_fails_at_once(queue_test_email, refusing_backend):
+    refusing_backend.error = smtplib.SMTPDataError(554, b"5.7.1 Message rejected")
+    email = queue_test_email()
+
+    email_send(email_id=email.pk, now=timezone.now())
+
+    assert OutboundEmail.objects.get(pk=email.pk).status == EmailStatus.FAILED
+
+
+def test_a_temporary_4xx_rejection_is_retried(queue_test_email, refusing_backend):
+    refusing_backend.error = smtplib.SMTPDataError(451, b"4.3.0 Try again later")
+    email = queue_test_email()
+
+    email_send(email_id=email.pk, now=timezone.now())
+
+    assert OutboundEmail.objects.get(pk=email.pk).status == EmailStatus.PENDING
+
+
+def test_a_failed_send_logs_the_row_but_not_the_address(queue_test_email, refusing_backend, caplog):
+    refusing_backend.error = smtplib.SMTPRecipientsRefused({"ana@example.com": (550, b"no")})
+    email = queue_test_email(to="ana@example.com")
+
+    with caplog.at_level(logging.WARNING, logger="outbox"):
+        email_send(email_id=email.pk, now=timezone.now())
+
+    assert f"email {email.pk}" in caplog.text
+    assert "ana@example.com" not in caplog.text
+
+
+def test_a_worker_whose_claim_was_taken_over_does_not_record_its_outcome(queue_test_email, clock):
+    email = queue_test_email()
+    stale_token = email_claim(email_id=email.pk, now=timezone.now())
+    clock.shift(services.CLAIM_TIMEOUT)
+    fresh_token = email_claim(email_id=email.pk, now=timezone.now())
+
+    assert fresh_token not in (None, stale_token)
+    assert services._mark(email.pk, stale_token, status=EmailStatus.SENT) is False
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENDING
+    assert email.claim_token == fresh_token
+
+
+def test_backoff_doubles_from_one_minute_up_to_an_hour():
+    minutes = [services.backoff_delay(n).total_seconds() / 60 for n in range(1, 9)]
+
+    assert minutes == [1, 2, 4, 8, 16, 32, 60, 60]
