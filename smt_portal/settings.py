@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "smt_portal",
     "premises",
     "outbox",
@@ -99,6 +100,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every /api/ response (even another middleware's) is logged and JSON.
+    "csp_registry.api.middleware.ApiConventionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -278,7 +281,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "csp_registry.api.schema.CspAutoSchema",
+    "EXCEPTION_HANDLER": "csp_registry.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -291,7 +295,48 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["csp_registry.api.schema.only_api_paths"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI served by the portal itself (drf-spectacular-sidecar), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# --- API conventions ------------------------------------------------------
+# Rate limits (django-ratelimit on the default cache, Redis in production):
+# every request counts against "default" and against its view's own scope.
+# Rates are "<count>/<s|m|h|d>".
+API_RATE_LIMITS = {
+    "default": {
+        "ip": env.str("API_RATE_LIMIT_PER_IP", default="1200/m"),
+        "csp": env.str("API_RATE_LIMIT_PER_CSP", default="600/m"),
+    },
+    # Guessing ESI IDs is the attack this endpoint invites (R18).
+    "premise_authentication": {
+        "ip": env.str("API_PREMISE_AUTH_RATE_LIMIT_PER_IP", default="120/m"),
+        "csp": env.str("API_PREMISE_AUTH_RATE_LIMIT_PER_CSP", default="60/m"),
+    },
+}
+CSP_REGISTER_RATE_LIMIT = env.str("CSP_REGISTER_RATE_LIMIT", default="5/h")
+
+
+def _check_rate(name, rate):
+    count, _, period = rate.partition("/")
+    if not (count.isdigit() and period.lstrip("0123456789") in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(f"{name} is invalid: {rate!r} is not like 60/m")
+
+
+for _scope, _rates in API_RATE_LIMITS.items():
+    for _per, _rate in _rates.items():
+        _check_rate(f"API rate limit {_scope}/{_per}", _rate)
+_check_rate("CSP_REGISTER_RATE_LIMIT", CSP_REGISTER_RATE_LIMIT)
+RATELIMIT_USE_CACHE = "default"
+# Idempotency-Key rows are kept at least this long (purged hourly after).
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+# A bare endpoint at /csp/bench-floor/ for bench/bench_api.py; never in production.
+BENCH_FLOOR_ENDPOINT = env_bool("BENCH_FLOOR_ENDPOINT", False)
 
 # --- Logging --------------------------------------------------------------
 LOGGING = {

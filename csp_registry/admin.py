@@ -1,0 +1,223 @@
+"""Staff tools: review applications, change statuses, issue and revoke API keys.
+
+Status changes happen only through actions that call the services (each asks
+for a reason on an intermediate page and records the acting user). Keys are
+shown once, in a message, when created; their hashes never appear.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from . import services
+from .models import ApiKey, ApiRequestLog, Csp, CspStatusChange
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+
+    def __init__(self, *args, reason_required, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = reason_required
+
+
+def _status_action(modeladmin, request, queryset, *, title, service, reason_required=True):
+    form = ReasonForm(
+        request.POST if "apply" in request.POST else None, reason_required=reason_required
+    )
+    if not form.is_valid():
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "action": request.POST["action"],
+            "opts": modeladmin.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/csp_registry/csp/status_action.html", context)
+    now, changed = timezone.now(), 0
+    for csp in queryset:
+        try:
+            service(csp=csp, now=now, by=request.user, reason=form.cleaned_data["reason"])
+            changed += 1
+        except services.CspTransitionError as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+    modeladmin.message_user(request, f"{title}: {changed} CSP(s) changed.", messages.SUCCESS)
+    return None
+
+
+@admin.action(description="Approve selected applications")
+def approve(modeladmin, request, queryset):
+    return _status_action(
+        modeladmin,
+        request,
+        queryset,
+        title="Approve",
+        service=services.csp_approve,
+        reason_required=False,
+    )
+
+
+@admin.action(description="Reject selected applications")
+def reject(modeladmin, request, queryset):
+    return _status_action(
+        modeladmin, request, queryset, title="Reject", service=services.csp_reject
+    )
+
+
+@admin.action(description="Suspend selected CSPs")
+def suspend(modeladmin, request, queryset):
+    return _status_action(
+        modeladmin, request, queryset, title="Suspend", service=services.csp_suspend
+    )
+
+
+@admin.action(description="Reinstate selected CSPs")
+def reinstate(modeladmin, request, queryset):
+    return _status_action(
+        modeladmin, request, queryset, title="Reinstate", service=services.csp_reinstate
+    )
+
+
+@admin.action(description="Revoke selected CSPs (final)")
+def revoke(modeladmin, request, queryset):
+    return _status_action(
+        modeladmin, request, queryset, title="Revoke", service=services.csp_revoke
+    )
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ApiKeyInline(ReadOnlyInline):
+    model = ApiKey
+    fields = readonly_fields = [
+        "prefix",
+        "name",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+
+
+class CspStatusChangeInline(ReadOnlyInline):
+    model = CspStatusChange
+    fields = readonly_fields = [
+        "changed_at",
+        "from_status",
+        "to_status",
+        "reason",
+        "changed_by",
+        "actor",
+    ]
+
+
+@admin.register(Csp)
+class CspAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "status", "contact_email", "created_at", "status_changed_at"]
+    list_filter = ["status"]
+    search_fields = ["legal_name", "dba_name", "contact_email", "duns_number"]
+    readonly_fields = ["status", "status_changed_at", "created_at"]
+    actions = [approve, reject, suspend, reinstate, revoke]
+    inlines = [ApiKeyInline, CspStatusChangeInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke, never delete
+
+
+@admin.action(description="Revoke selected API keys")
+def revoke_keys(modeladmin, request, queryset):
+    now = timezone.now()
+    count = sum(services.csp_revoke_key(api_key=key, now=now) for key in queryset)
+    modeladmin.message_user(request, f"{count} key(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "csp", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_select_related = ["csp"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "csp__legal_name"]
+    raw_id_fields = ["csp"]
+    actions = [revoke_keys]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["csp", "name", "expires_at"]
+        return [
+            "csp",
+            "prefix",
+            "name",
+            "created_at",
+            "created_by",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        api_key, full_key = services.csp_issue_key(
+            csp=obj.csp,
+            name=obj.name,
+            expires_at=obj.expires_at,
+            by=request.user,
+            now=timezone.now(),
+        )
+        obj.pk, obj.prefix, obj.created_at = api_key.pk, api_key.prefix, api_key.created_at
+        self.message_user(
+            request,
+            f"New API key for {obj.csp} — copy it now, it is shown only once: {full_key}",
+            messages.WARNING,
+        )
+
+
+@admin.register(ApiRequestLog)
+class ApiRequestLogAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "csp",
+        "key_prefix",
+        "ip",
+        "method",
+        "path",
+        "status_code",
+        "error_code",
+        "forwarded_header_untrusted",
+        "duration_ms",
+    ]
+    list_select_related = ["csp"]
+    list_filter = ["status_code", "error_code", "forwarded_header_untrusted"]
+    search_fields = ["ip", "key_prefix", "path"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # the table is large
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,113 @@
+"""Conventions for every request under /api/, whatever view (or none) answers it.
+
+- Errors are always JSON in the contract's format: an unknown URL's 404, an
+  unhandled exception's 500 (logged, never shown), an unreachable cache's 503.
+- One ``ApiRequestLog`` row per request, for monitoring.
+
+Register it first in MIDDLEWARE so it sees every response, including those of
+other middleware.
+"""
+
+import logging
+import time
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from csp_registry.client_ip import client_ip, forwarded_header_untrusted
+from csp_registry.models import ApiRequestLog
+
+from .errors import ERROR_CODE_ATTRIBUTE, error_json_response
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+_CODES_BY_STATUS = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+    500: "server_error",
+    503: "service_unavailable",
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class ApiConventionsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        started = time.monotonic()
+        response = _as_json_error(self.get_response(request))
+        _record(request, response, duration=time.monotonic() - started)
+        return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith(API_PREFIX):
+            return None
+        if _is_cache_outage(exception):
+            logger.warning("cache unavailable during %s %s", request.method, request.path)
+            return error_json_response(
+                status=503,
+                code="service_unavailable",
+                message="The service is briefly unavailable; please retry.",
+                headers={"Retry-After": "30"},
+            )
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return error_json_response(
+            status=500,
+            code="server_error",
+            message="Something went wrong on our side; it has been logged.",
+        )
+
+
+def _is_cache_outage(exception):
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return False
+    return isinstance(exception, RedisConnectionError | RedisTimeoutError)
+
+
+def _as_json_error(response):
+    """Replace an HTML or empty error page by the JSON error format."""
+    if response.status_code < 400 or hasattr(response, ERROR_CODE_ATTRIBUTE):
+        return response
+    if response.get("Content-Type", "").startswith("application/json"):
+        return response
+    status = response.status_code
+    replacement = error_json_response(
+        status=status,
+        code=_CODES_BY_STATUS.get(status, "error"),
+        message=response.reason_phrase,
+        headers={name: response[name] for name in _KEPT_HEADERS if response.has_header(name)},
+    )
+    return replacement
+
+
+def _record(request, response, *, duration):
+    csp = getattr(request, "csp", None)
+    try:
+        ApiRequestLog.objects.create(
+            csp=csp,
+            key_prefix=getattr(request, "api_key_prefix", ""),
+            ip=client_ip(request),
+            forwarded_header_untrusted=forwarded_header_untrusted(request),
+            method=request.method[:10],
+            path=request.path[:300],
+            status_code=response.status_code,
+            error_code=getattr(response, ERROR_CODE_ATTRIBUTE, ""),
+            duration_ms=int(duration * 1000),
+            created_at=timezone.now(),
+        )
+    except DatabaseError:
+        # The answer is already decided; losing one log row beats failing it.
+        logger.warning("could not record API request %s %s", request.method, request.path)

@@ -1,0 +1,118 @@
+"""The first endpoints of the CSP API; one view per operation."""
+
+from django.db.models import F
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from csp_registry.client_ip import client_ip
+from premises.identifiers import (
+    InvalidIdentifier,
+    normalize_certificate_number,
+    normalize_esi_id,
+    normalize_meter_number,
+)
+from premises.models import Premise, RetailElectricProvider
+from premises.services import premise_authenticate
+
+from .base import CspApiView
+from .idempotency import idempotent
+
+
+class RepListView(CspApiView):
+    class RepOutput(serializers.Serializer):
+        certificate_number = serializers.CharField(help_text="PUCT certificate number.")
+        name = serializers.CharField()
+
+    @extend_schema(
+        operation_id="reps_list",
+        summary="Retail electric providers (the ROR drop-down)",
+        responses={200: RepOutput(many=True)},
+        tags=["reference"],
+    )
+    def get(self, request):
+        reps = (
+            RetailElectricProvider.objects.filter(active=True)
+            .order_by("legal_name", "certificate_number")
+            .values("certificate_number", name=F("legal_name"))
+        )
+        return Response(self.RepOutput(reps, many=True).data)
+
+
+def _normalized(normalize):
+    def validate(self, value):
+        try:
+            return normalize(value)
+        except InvalidIdentifier as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    return validate
+
+
+# The one answer to every well-formed request that does not match, whichever
+# fact was wrong (R3): the same object, so the same bytes.
+NOT_AUTHENTICATED = {"authenticated": False}
+
+
+class PremiseAuthenticationView(CspApiView):
+    # Tighter limits: guessing ESI IDs and meter numbers is the attack.
+    rate_limit_scope = "premise_authentication"
+
+    class PremiseAuthenticationInput(serializers.Serializer):
+        esi_id = serializers.CharField(max_length=64, help_text="17 or 22 digits, from 10.")
+        meter_number = serializers.CharField(max_length=64)
+        rep_certificate_number = serializers.CharField(
+            max_length=16, help_text="PUCT certificate number of the retail electric provider."
+        )
+
+        validate_esi_id = _normalized(normalize_esi_id)
+        validate_meter_number = _normalized(normalize_meter_number)
+        validate_rep_certificate_number = _normalized(normalize_certificate_number)
+
+    class PremiseAuthenticationOutput(serializers.Serializer):
+        authenticated = serializers.BooleanField()
+        max_term_months = serializers.IntegerField(
+            required=False,
+            help_text="Only when authenticated: the longest term this premise may agree to.",
+        )
+
+    @extend_schema(
+        operation_id="premise_authentications_create",
+        summary="Authenticate a premise by ESI ID, meter number and ROR",
+        description=(
+            "All three facts must match. A mismatch answers 200 "
+            '`{"authenticated": false}`, identical whichever fact was wrong. '
+            "Every attempt is recorded for monitoring."
+        ),
+        request=PremiseAuthenticationInput,
+        responses={200: PremiseAuthenticationOutput},
+        tags=["premises"],
+    )
+    @idempotent
+    def post(self, request):
+        facts = self.PremiseAuthenticationInput(data=request.data)
+        facts.is_valid(raise_exception=True)
+        result = premise_authenticate(
+            **facts.validated_data, csp=request.csp, ip=client_ip(request), now=timezone.now()
+        )
+        if not result.authenticated:
+            return Response(NOT_AUTHENTICATED)
+        return Response({"authenticated": True, "max_term_months": result.max_term_months})
+
+
+class BenchFloorView(APIView):
+    """The benchmark's floor: DRF and one indexed SELECT, nothing else.
+
+    Mounted only with BENCH_FLOOR_ENDPOINT=1 (see csp_registry/urls.py),
+    outside /api/ so no convention (auth, limits, request log) adds to it.
+    """
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        found = Premise.objects.filter(esi_id=request.GET.get("esi_id", "")).values("id").first()
+        return Response({"found": found is not None})

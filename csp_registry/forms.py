@@ -1,0 +1,55 @@
+"""The public application form of a Competitive Service Provider."""
+
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Csp
+
+_DUNS = re.compile(r"^\d{9}$")
+
+
+class CspApplicationForm(forms.ModelForm):
+    # Companies type "example.com"; https is the scheme they mean (and Django 6's default).
+    website_url = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    privacy_policy_url = forms.URLField(label=_("Privacy policy URL"), assume_scheme="https")
+
+    class Meta:
+        model = Csp
+        fields = [
+            "legal_name",
+            "dba_name",
+            "duns_number",
+            "puct_registration_number",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "notice_email",
+            "mailing_address",
+            "website_url",
+            "privacy_policy_url",
+            "scope_of_use",
+            "registered_ip_ranges",
+        ]
+        widgets = {
+            "mailing_address": forms.Textarea(attrs={"rows": 3}),
+            "scope_of_use": forms.Textarea(attrs={"rows": 6}),
+            "registered_ip_ranges": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "notice_email": _("Where enforcement notices (e.g. a suspension) are sent."),
+            "duns_number": _("Nine digits."),
+        }
+
+    def clean_duns_number(self):
+        digits = re.sub(r"[\s\-]", "", self.cleaned_data["duns_number"])
+        if not _DUNS.match(digits):
+            raise forms.ValidationError(_("A DUNS number has nine digits."))
+        return digits
+
+    def clean_contact_phone(self):
+        phone = self.cleaned_data["contact_phone"].strip()
+        if sum(char.isdigit() for char in phone) < 10:
+            raise forms.ValidationError(_("Enter a phone number with its area code."))
+        return phone

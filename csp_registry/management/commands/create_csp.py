@@ -1,0 +1,48 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from csp_registry.services import csp_create_approved, csp_issue_key, csp_rotate_keys
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an approved (active) CSP and print its API key once. Idempotent: a CSP "
+        "with that contact email is reported and gets no new key unless --rotate-key."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True, help="legal name of the provider")
+        parser.add_argument("--email", required=True, help="contact and notice email")
+        parser.add_argument(
+            "--rotate-key",
+            action="store_true",
+            help="for an existing CSP: revoke all its keys and print a new one",
+        )
+
+    def handle(self, *args, name, email, rotate_key, **options):
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise CommandError(f"{email!r} is not an email address") from None
+        now = timezone.now()
+        with transaction.atomic():
+            csp, created = csp_create_approved(name=name, email=email, now=now)
+            if created:
+                _, full_key = csp_issue_key(csp=csp, now=now, name="create_csp")
+            elif rotate_key:
+                _, full_key = csp_rotate_keys(csp=csp, now=now, name="create_csp --rotate-key")
+            else:
+                full_key = None
+        self._report(csp, created, full_key)
+
+    def _report(self, csp, created, full_key):
+        verb = "Created" if created else "Exists:"
+        self.stdout.write(f"{verb} CSP #{csp.pk} {csp} <{csp.contact_email}>, status {csp.status}")
+        if full_key is None:
+            self.stdout.write("No new key issued (use --rotate-key to replace its keys).")
+            return
+        self.stdout.write("API key (shown once, store it now):")
+        self.stdout.write(full_key)

@@ -1,0 +1,233 @@
+"""Business rules of the CSP registry: applications, status changes, API keys.
+
+Every status change goes through ``csp_change_status``, which locks the row,
+refuses transitions the glossary does not allow, and appends a
+``CspStatusChange``. Admin actions, the registration page and ``create_csp``
+all call these functions.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.dispatch import Signal
+
+from . import emails
+from .keys import generate_key, hash_key, key_matches, split_key
+from .models import ApiKey, Csp, CspStatus, CspStatusChange, IdempotencyKey
+
+ALLOWED_TRANSITIONS = {
+    CspStatus.PENDING_REVIEW: {CspStatus.ACTIVE, CspStatus.REVOKED},
+    CspStatus.ACTIVE: {CspStatus.SUSPENDED, CspStatus.REVOKED},
+    CspStatus.SUSPENDED: {CspStatus.ACTIVE, CspStatus.REVOKED},
+    CspStatus.REVOKED: set(),
+}
+
+# Sent inside the transaction of every status change, with ``csp`` and
+# ``change``: other apps (agreements, enforcement notices) react in the same
+# transaction without this app importing them.
+csp_status_changed = Signal()
+
+# A key used within this window is not written again: one UPDATE a minute per
+# key instead of one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class CspTransitionError(Exception):
+    """A status change the rules refuse; ``str()`` is the message for people."""
+
+
+def csp_change_status(*, csp, to_status, now, by=None, actor="", reason="", from_statuses=None):
+    """Move ``csp`` to ``to_status`` and record who, when and why.
+
+    ``from_statuses`` narrows the allowed starting points (rejecting an
+    application is a revocation that only a pending CSP may undergo).
+    """
+    with transaction.atomic():
+        locked = Csp.objects.select_for_update().get(pk=csp.pk)
+        _check_transition(locked, to_status, from_statuses)
+        Csp.objects.filter(pk=csp.pk).update(status=to_status, status_changed_at=now)
+        change = CspStatusChange.objects.create(
+            csp=locked,
+            from_status=locked.status,
+            to_status=to_status,
+            reason=reason,
+            changed_by=by,
+            actor=actor,
+            changed_at=now,
+        )
+        csp.status, csp.status_changed_at = to_status, now
+        csp_status_changed.send(sender=Csp, csp=csp, change=change)
+    return change
+
+
+def _check_transition(csp, to_status, from_statuses):
+    allowed_from = from_statuses or list(ALLOWED_TRANSITIONS)
+    if to_status in ALLOWED_TRANSITIONS[csp.status] and csp.status in allowed_from:
+        return
+    if csp.status == CspStatus.REVOKED:
+        raise CspTransitionError(f"{csp} is revoked; revocation is final.")
+    raise CspTransitionError(
+        f"{csp} is {CspStatus(csp.status).label.lower()} and cannot become "
+        f"{CspStatus(to_status).label.lower()}."
+    )
+
+
+def csp_apply(*, fields, now, language="en"):
+    """A company's application from the registration page: pending review, receipt sent."""
+    with transaction.atomic():
+        csp = Csp.objects.create(**fields, status=CspStatus.PENDING_REVIEW, status_changed_at=now)
+        CspStatusChange.objects.create(
+            csp=csp, to_status=CspStatus.PENDING_REVIEW, actor="registration form", changed_at=now
+        )
+        emails.application_received(csp=csp, language=language, now=now)
+    return csp
+
+
+def csp_approve(*, csp, now, by=None, actor="", reason=""):
+    with transaction.atomic():
+        change = csp_change_status(
+            csp=csp,
+            to_status=CspStatus.ACTIVE,
+            now=now,
+            by=by,
+            actor=actor,
+            reason=reason,
+            from_statuses=[CspStatus.PENDING_REVIEW],
+        )
+        emails.application_approved(csp=csp, now=now)
+    return change
+
+
+def csp_reject(*, csp, now, reason, by=None):
+    """Turn down a pending application (a revocation, so final)."""
+    with transaction.atomic():
+        change = csp_change_status(
+            csp=csp,
+            to_status=CspStatus.REVOKED,
+            now=now,
+            by=by,
+            reason=reason,
+            from_statuses=[CspStatus.PENDING_REVIEW],
+        )
+        emails.application_rejected(csp=csp, reason=reason, now=now)
+    return change
+
+
+def csp_suspend(*, csp, now, reason, by=None):
+    return csp_change_status(csp=csp, to_status=CspStatus.SUSPENDED, now=now, by=by, reason=reason)
+
+
+def csp_reinstate(*, csp, now, reason, by=None):
+    return csp_change_status(
+        csp=csp,
+        to_status=CspStatus.ACTIVE,
+        now=now,
+        by=by,
+        reason=reason,
+        from_statuses=[CspStatus.SUSPENDED],
+    )
+
+
+def csp_revoke(*, csp, now, reason, by=None):
+    return csp_change_status(csp=csp, to_status=CspStatus.REVOKED, now=now, by=by, reason=reason)
+
+
+def csp_create_approved(*, name, email, now):
+    """An active CSP for ``create_csp``: ``(csp, created)``; an existing email is reused."""
+    existing = Csp.objects.filter(contact_email__iexact=email).order_by("pk").first()
+    if existing is not None:
+        return existing, False
+    domain = urlsplit(f"//{email.rpartition('@')[2]}").hostname or "example.com"
+    with transaction.atomic():
+        csp = Csp.objects.create(
+            legal_name=name,
+            duns_number="000000000",
+            contact_name=name,
+            contact_email=email,
+            contact_phone="",
+            notice_email=email,
+            mailing_address="(not yet provided)",
+            website_url=f"https://{domain}/",
+            privacy_policy_url=f"https://{domain}/privacy",
+            scope_of_use=f"{name} has not yet described how it will use your data.",
+            status=CspStatus.PENDING_REVIEW,
+            status_changed_at=now,
+        )
+        csp_change_status(
+            csp=csp,
+            to_status=CspStatus.ACTIVE,
+            now=now,
+            actor="create_csp command",
+            reason="created approved from the command line",
+        )
+    return csp, True
+
+
+def csp_issue_key(*, csp, now, name="", expires_at=None, by=None):
+    """A new key: ``(api_key, full_key)``. The full key exists only in this return value."""
+    for _attempt in range(5):
+        prefix, full_key = generate_key()
+        try:
+            with transaction.atomic():
+                api_key = ApiKey.objects.create(
+                    csp=csp,
+                    name=name,
+                    prefix=prefix,
+                    hashed_key=hash_key(full_key),
+                    created_at=now,
+                    created_by=by,
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            continue  # two keys drew the same prefix (1 in 2.8e12): draw again
+        return api_key, full_key
+    raise RuntimeError("could not draw an unused API key prefix")
+
+
+def csp_revoke_key(*, api_key, now):
+    """Revoke one key; ``False`` when it already was."""
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        api_key.revoked_at = now
+    return bool(revoked)
+
+
+def csp_rotate_keys(*, csp, now, name=""):
+    """Revoke every key of ``csp`` and issue one new one: ``(api_key, full_key)``."""
+    with transaction.atomic():
+        csp.api_keys.filter(revoked_at__isnull=True).update(revoked_at=now)
+        return csp_issue_key(csp=csp, now=now, name=name)
+
+
+def api_key_authenticate(*, full_key, now):
+    """The usable key (with its CSP loaded in the same query) for ``full_key``, or ``None``.
+
+    The CSP's status is not judged here: a key of a suspended CSP is still
+    *its* key, and the caller answers 403 rather than 401.
+    """
+    prefix = split_key(full_key)
+    if prefix is None:
+        return None
+    api_key = ApiKey.objects.select_related("csp").filter(prefix=prefix).first()
+    if api_key is None or not key_matches(full_key, api_key.hashed_key):
+        return None
+    if not api_key.usable_at(now):
+        return None
+    _record_use(api_key, now)
+    return api_key
+
+
+def _record_use(api_key, now):
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ApiKey.objects.filter(stale, pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+def idempotency_keys_purge(*, now):
+    """Forget Idempotency-Key rows past their ``expires_at``; returns how many."""
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lt=now).delete()
+    return deleted

@@ -1,0 +1,80 @@
+"""Staff review applications and manage keys in the admin, through the services."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+
+from csp_registry.models import ApiKey, Csp, CspStatus
+from outbox.models import OutboundEmail
+from tests.personas import make_csp
+
+CHANGELIST = "/admin/csp_registry/csp/"
+
+
+@pytest.fixture
+def staff_client(client, db):
+    user = User.objects.create_superuser("committee", "committee@example.com", "pw")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def _action(client, action, csps, **extra):
+    data = {"action": action, "_selected_action": [csp.pk for csp in csps], **extra}
+    return client.post(CHANGELIST, data)
+
+
+def test_approve_asks_first_then_approves_records_the_user_and_emails(staff_client):
+    csp = make_csp(status=CspStatus.PENDING_REVIEW)
+    confirm = _action(staff_client, "approve", [csp])
+    assert confirm.status_code == 200 and b'name="reason"' in confirm.content
+    assert Csp.objects.get().status == CspStatus.PENDING_REVIEW
+    _action(staff_client, "approve", [csp], apply="1", reason="")
+    assert Csp.objects.get().status == CspStatus.ACTIVE
+    assert csp.status_changes.get().changed_by == staff_client.user
+    assert OutboundEmail.objects.filter(kind="csp_application_approved").exists()
+
+
+def test_reject_requires_a_reason(staff_client):
+    csp = make_csp(status=CspStatus.PENDING_REVIEW)
+    response = _action(staff_client, "reject", [csp], apply="1", reason="")
+    assert response.status_code == 200 and Csp.objects.get().status == CspStatus.PENDING_REVIEW
+    _action(staff_client, "reject", [csp], apply="1", reason="Not a registered company")
+    assert Csp.objects.get().status == CspStatus.REVOKED
+    assert csp.status_changes.get().reason == "Not a registered company"
+
+
+def test_an_invalid_transition_is_reported_not_applied(staff_client):
+    csp = make_csp(status=CspStatus.REVOKED)
+    response = _action(staff_client, "reinstate", [csp], apply="1", reason="oops")
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("revocation is final" in m for m in messages)
+    assert Csp.objects.get().status == CspStatus.REVOKED
+
+
+def test_suspend_from_the_admin_locks_the_api_at_once(staff_client, csp_api):
+    assert csp_api.get("/api/v1/reps/").status_code == 200
+    _action(staff_client, "suspend", [csp_api.csp], apply="1", reason="Spam reports")
+    assert csp_api.get("/api/v1/reps/").status_code == 403
+
+
+def test_creating_a_key_shows_it_once_and_never_the_hash(staff_client, active_csp):
+    response = staff_client.post(
+        "/admin/csp_registry/apikey/add/", {"csp": active_csp.pk, "name": "prod"}, follow=True
+    )
+    api_key = ApiKey.objects.get()
+    page = response.content.decode()
+    shown = [w for w in page.split() if w.startswith(f"smt_{api_key.prefix}_")]
+    assert shown, "the new key is shown once"
+    assert api_key.hashed_key not in page
+    assert api_key.created_by == staff_client.user
+    later = staff_client.get(f"/admin/csp_registry/apikey/{api_key.pk}/change/").content.decode()
+    assert api_key.hashed_key not in later and shown[0] not in later
+    csp_page = staff_client.get(f"/admin/csp_registry/csp/{active_csp.pk}/change/").content.decode()
+    assert api_key.hashed_key not in csp_page and api_key.prefix in csp_page
+
+
+def test_the_status_history_and_request_log_pages_render(staff_client, csp_api):
+    csp_api.get("/api/v1/reps/")
+    assert staff_client.get(f"/admin/csp_registry/csp/{csp_api.csp.pk}/change/").status_code == 200
+    assert staff_client.get("/admin/csp_registry/apirequestlog/").status_code == 200
