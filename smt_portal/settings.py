@@ -179,6 +179,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # A broker that needs no server: messages are files under var/celery/.
     _BROKER_DIR = VAR_DIR / "celery" / "broker"
+    # The worker lists this folder on start; a fresh clone has no var/ yet.
+    _BROKER_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR),
