@@ -22,6 +22,7 @@ from django.template.loader import get_template
 from django.utils import translation
 
 from outbox.models import UNSENT_STATUSES, EmailStatus, OutboundEmail
+from smt_portal.sealed_tokens import unseal
 
 logger = logging.getLogger(__name__)
 
@@ -240,14 +241,16 @@ def _deliver(email, *, token, now):
 
 
 def _transmit(email):
+    # Link tokens are rebuilt only here, at the moment of sending: the row
+    # itself holds placeholders (smt_portal.sealed_tokens), never a token.
     message = EmailMultiAlternatives(
         subject=email.subject,
-        body=email.body_text,
+        body=unseal(email.body_text),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to_address],
         connection=get_connection(timeout=SEND_TIMEOUT_SECONDS),
     )
-    message.attach_alternative(email.body_html, "text/html")
+    message.attach_alternative(unseal(email.body_html), "text/html")
     message.send()
 
 

@@ -165,3 +165,28 @@ def test_backoff_doubles_from_one_minute_up_to_an_hour():
     minutes = [services.backoff_delay(n).total_seconds() / 60 for n in range(1, 9)]
 
     assert minutes == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+@pytest.mark.django_db
+def test_a_sealed_link_token_is_materialised_only_in_the_message_sent(mailoutbox):
+    from outbox.models import OutboundEmail
+    from outbox.services import email_queue, email_send
+    from smt_portal.sealed_tokens import sealed_token_new, token_hash
+
+    placeholder, stored_hash = sealed_token_new("affirmation")
+    now = timezone.now()
+    email = email_queue(
+        kind="test_message",
+        to="jane@example.com",
+        language="en",
+        context={"name": f"https://portal.example/affirm/{placeholder}/"},
+        now=now,
+    )
+    row = OutboundEmail.objects.get(pk=email.pk)
+    assert placeholder in row.body_text
+    assert email_send(email_id=email.pk, now=now)
+    (message,) = mailoutbox
+    token = message.body.split("/affirm/")[1].split("/")[0]
+    assert token_hash(token) == stored_hash
+    assert token not in row.body_text + row.body_html
+    assert token in message.alternatives[0][0]
