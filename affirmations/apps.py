@@ -5,3 +5,12 @@ class AffirmationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "affirmations"
     verbose_name = "Agreements and affirmations"
+
+    def ready(self):
+        from csp_registry.services import csp_status_changed
+
+        from .receivers import revoke_agreements_of_revoked_csp
+
+        csp_status_changed.connect(
+            revoke_agreements_of_revoked_csp, dispatch_uid="affirmations.revoke_on_csp_revoked"
+        )

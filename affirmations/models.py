@@ -128,9 +128,7 @@ class AgreementPremise(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["agreement", "premise"], name="agreement_premise_once"
-            ),
+            models.UniqueConstraint(fields=["agreement", "premise"], name="agreement_premise_once"),
             models.UniqueConstraint(
                 fields=["csp", "premise"],
                 condition=Q(is_open=True),
@@ -154,7 +152,11 @@ class AgreementLink(models.Model):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="links")
     renewal = models.ForeignKey(
-        "affirmations.Renewal", null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+        "affirmations.Renewal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="links",
     )
     purpose = models.CharField(max_length=12, choices=LinkPurpose.choices)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -322,3 +324,6 @@ class RecordChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64)
     last_record_id = models.BigIntegerField(null=True)
+
+    def __str__(self):
+        return f"chain head after record {self.last_record_id}"

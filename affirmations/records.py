@@ -8,14 +8,15 @@ transaction of the change, so the record and the change commit together.
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.utils import timezone
 
 from .models import ActorType, Record, RecordChainHead
 
 GENESIS_HASH = "0" * 64
+_IP_FIELD = Record._meta.get_field("ip")
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _plain(details):
 def record_hash(record):
     """The SHA-256 over a record's content and the previous record's hash."""
     content = {
-        "created_at": record.created_at.astimezone(timezone.UTC).isoformat(),
+        "created_at": record.created_at.astimezone(UTC).isoformat(),
         "event": record.event,
         "agreement": record.agreement_id,
         "csp": record.csp_id,
@@ -95,8 +96,10 @@ def records_append_many(*, entries, actor, now):
                 csp_id=entry.csp_id,
                 actor_type=actor.type,
                 actor=actor.label,
-                ip=actor.ip,
-                user_agent=actor.user_agent,
+                # Stored as the database will return them (IPv6 normalised,
+                # the agent cut to the column), so the hash verifies later.
+                ip=_IP_FIELD.get_prep_value(actor.ip),
+                user_agent=(actor.user_agent or "")[:500],
                 details=_plain(entry.details),
                 previous_hash=previous,
             )

@@ -1,0 +1,174 @@
+"""Staff views of agreements, disclosures and the record.
+
+Agreements change only through the services (the API, the customer pages,
+the sweeps), so here they are read-only. Records can be neither added,
+changed nor deleted, only read and exported. A published disclosure version
+is never edited: staff add a new version.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from premises.identifiers import InvalidIdentifier, normalize_esi_id
+
+from .exports import records_csv, records_for, records_json
+from .models import Agreement, AgreementPremise, Disclosure, Record
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def export_response(records, fmt, filename):
+    if fmt == "json":
+        response = StreamingHttpResponse(records_json(records), content_type="application/json")
+    else:
+        response = StreamingHttpResponse(records_csv(records), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
+
+
+class AgreementPremiseInline(ReadOnlyMixin, admin.TabularInline):
+    model = AgreementPremise
+    fields = ("esi_id", "service_address", "large_commercial", "is_open")
+    readonly_fields = fields
+    extra = 0
+
+
+class AgreementRecordInline(ReadOnlyMixin, admin.TabularInline):
+    model = Record
+    fields = ("id", "created_at", "event", "actor_type", "actor", "ip", "details")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("id",)
+
+
+def _export_agreements(fmt):
+    @admin.action(description=f"Export records of selected agreements ({fmt.upper()})")
+    def action(modeladmin, request, queryset):
+        records = records_for().filter(agreement__in=queryset.values("pk"))
+        return export_response(records, fmt, f"agreement-records-{timezone.now():%Y%m%d%H%M%S}")
+
+    action.__name__ = f"export_records_{fmt}"
+    return action
+
+
+@admin.register(Agreement)
+class AgreementAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "csp", "status", "term_months", "confirmation_code", "created_at",
+                    "affirmation_expires_at", "term_end")  # fmt: skip
+    list_filter = ("status", "language", "ended_by")
+    list_select_related = ("csp",)
+    search_fields = ("=id", "=confirmation_code", "=premises__esi_id", "customer_email")
+    raw_id_fields = ("csp", "disclosure")
+    date_hierarchy = "created_at"
+    inlines = [AgreementPremiseInline, AgreementRecordInline]
+    actions = [_export_agreements("csv"), _export_agreements("json")]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff
+
+
+@admin.register(Disclosure)
+class DisclosureAdmin(admin.ModelAdmin):
+    list_display = ("version", "published_at", "created_by")
+    fields = ("version", "text_en", "text_es", "published_at", "created_by")
+    readonly_fields = ("published_at", "created_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A published version may have been acknowledged: never edited.
+        if obj is not None:
+            return self.fields
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        obj.published_at = timezone.now()
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class RecordExportForm(forms.Form):
+    agreement = forms.IntegerField(required=False, min_value=1, label="Agreement id")
+    esi_id = forms.CharField(required=False, label="ESI ID")
+    csp = forms.IntegerField(required=False, min_value=1, label="CSP id")
+    format = forms.ChoiceField(choices=[("csv", "CSV"), ("json", "JSON")])
+
+    def clean_esi_id(self):
+        value = self.cleaned_data["esi_id"]
+        if not value:
+            return ""
+        try:
+            return normalize_esi_id(value)
+        except InvalidIdentifier as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        chosen = [name for name in ("agreement", "esi_id", "csp") if data.get(name)]
+        if len(chosen) != 1:
+            raise forms.ValidationError("Give exactly one of: agreement id, ESI ID, CSP id.")
+        return data
+
+
+def _export_selected(fmt):
+    @admin.action(description=f"Export selected records ({fmt.upper()})")
+    def action(modeladmin, request, queryset):
+        return export_response(queryset.order_by("id"), fmt, "records")
+
+    action.__name__ = f"export_selected_{fmt}"
+    return action
+
+
+@admin.register(Record)
+class RecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "created_at", "event", "agreement_id", "csp_id", "actor_type", "actor")
+    list_filter = ("event", "actor_type")
+    search_fields = ("=agreement__id", "=csp__id", "=agreement__premises__esi_id")
+    raw_id_fields = ("agreement", "csp")
+    actions = [_export_selected("csv"), _export_selected("json")]
+    show_full_result_count = False  # a COUNT over millions of rows on every page
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff
+
+    def get_urls(self):
+        export = path(
+            "export/",
+            self.admin_site.admin_view(self.export_view),
+            name="affirmations_record_export",
+        )
+        return [export, *super().get_urls()]
+
+    def export_view(self, request):
+        """Export the records of one agreement, one ESI ID or one CSP."""
+        form = RecordExportForm(request.GET if request.GET else None)
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            records = records_for(
+                agreement_id=data["agreement"], esi_id=data["esi_id"], csp_id=data["csp"]
+            )
+            label = next(f"{n}-{data[n]}" for n in ("agreement", "esi_id", "csp") if data[n])
+            return export_response(records, data["format"], f"records-{label}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Export records",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/affirmations/record/export.html", context)

@@ -1,0 +1,117 @@
+"""Input and output shapes of the agreements API (contract.md, "REST API")."""
+
+from rest_framework import serializers
+
+from premises.identifiers import (
+    InvalidIdentifier,
+    normalize_certificate_number,
+    normalize_esi_id,
+    normalize_meter_number,
+)
+
+from ..masking import mask_email
+from ..models import AgreementStatus, EndedBy, Language
+from ..services import MAX_PREMISES
+
+
+class IdentifierField(serializers.CharField):
+    """A CharField that normalises with one of ``premises.identifiers``."""
+
+    def __init__(self, *, normalize, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize = normalize
+
+    def to_internal_value(self, data):
+        try:
+            return self.normalize(super().to_internal_value(data))
+        except InvalidIdentifier as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class PremiseInput(serializers.Serializer):
+    esi_id = IdentifierField(normalize=normalize_esi_id, max_length=64)
+    meter_number = IdentifierField(normalize=normalize_meter_number, max_length=64)
+    rep_certificate_number = IdentifierField(
+        normalize=normalize_certificate_number,
+        max_length=16,
+        help_text="PUCT certificate number of the retail electric provider of record.",
+    )
+
+
+class AgreementCreateInput(serializers.Serializer):
+    premises = PremiseInput(
+        many=True,
+        min_length=1,
+        max_length=MAX_PREMISES,
+        help_text=f"1 to {MAX_PREMISES} premises of one customer, each ESI ID once.",
+    )
+    customer_email = serializers.EmailField(max_length=254)
+    term_months = serializers.IntegerField(
+        min_value=1, help_text="Whole months; at most 12 (the policy limit) or 36."
+    )
+    language = serializers.ChoiceField(choices=Language.choices, default=Language.ENGLISH)
+
+    def validate_premises(self, premises):
+        esi_ids = [premise["esi_id"] for premise in premises]
+        if len(set(esi_ids)) != len(esi_ids):
+            raise serializers.ValidationError("Each ESI ID may appear only once.")
+        return premises
+
+    def triples(self):
+        return [
+            (p["esi_id"], p["meter_number"], p["rep_certificate_number"])
+            for p in self.validated_data["premises"]
+        ]
+
+
+class AgreementListFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AgreementStatus.choices, required=False)
+    esi_id = IdentifierField(normalize=normalize_esi_id, max_length=64, required=False)
+
+
+class AgreementTerminationInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AgreementPremiseOutput(serializers.Serializer):
+    esi_id = serializers.CharField()
+    large_commercial = serializers.BooleanField(
+        help_text="The classification when the request was made (R11)."
+    )
+
+
+class RenewalOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    term_months = serializers.IntegerField()
+    requested_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    new_term_end = serializers.DateTimeField(allow_null=True)
+
+
+class AgreementOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=AgreementStatus.choices)
+    premises = AgreementPremiseOutput(many=True, source="premises.all")
+    term_months = serializers.IntegerField()
+    max_term_months = serializers.IntegerField(help_text="The limit in force at request time.")
+    customer_email_masked = serializers.SerializerMethodField()
+    language = serializers.ChoiceField(choices=Language.choices)
+    confirmation_code = serializers.CharField(
+        help_text="Repeated in the customer's email; tell it to the customer."
+    )
+    created_at = serializers.DateTimeField()
+    affirmation_expires_at = serializers.DateTimeField()
+    reminder_sent_at = serializers.DateTimeField(allow_null=True)
+    affirmed_at = serializers.DateTimeField(allow_null=True)
+    term_start = serializers.DateTimeField(allow_null=True)
+    term_end = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    ended_by = serializers.ChoiceField(choices=EndedBy.choices, allow_blank=True)
+    end_reason = serializers.CharField(allow_blank=True)
+    renewals = RenewalOutput(many=True, source="renewals.all")
+
+    def get_customer_email_masked(self, agreement) -> str:
+        return mask_email(agreement.customer_email)

@@ -1,0 +1,214 @@
+"""Agreement creations per second through the API (gunicorn, PostgreSQL), next to the floor.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:54329/h_agree_api_bench \\
+    REDIS_URL=redis://127.0.0.1:63799/5 \\
+        .venv/bin/python bench/bench_agreements.py [--requests 2000] [--concurrency 8] \\
+            [--workers 4] [--premises-per-agreement 1]
+
+Starts gunicorn on the portal (production settings: DEBUG off), then times
+with the same client and concurrency:
+
+1. the floor: ``GET /csp/bench-floor/`` — DRF and one indexed SELECT;
+2. ``POST /api/v1/agreements/`` — key check, rate limits, request log,
+   authentication of every premise (recorded), term rules, duplicate check,
+   the agreement, its premises, link, outbox email and two chained records,
+   one transaction; the email's publish to the broker after commit.
+
+Every request names premises not yet requested, so each one creates an
+agreement (201). Rate limits are raised for the run; nothing else differs
+from production. The client runs on the same machine as the server.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smt_portal.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import OuterRef, Subquery  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from affirmations.models import AgreementPremise  # noqa: E402
+from csp_registry.services import csp_create_approved, csp_issue_key  # noqa: E402
+from premises.models import Meter, Premise  # noqa: E402
+
+HOST = "127.0.0.1"
+
+
+def main():
+    args = _parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("run on PostgreSQL (DATABASE_URL=postgres://…)")
+    premises = _prepare(args)
+    key = _new_key()
+    server = _start_gunicorn(args)
+    try:
+        floor = _run(args, lambda i: _floor_request(premises[i][0]), args.requests)
+        groups = _groups(premises, args.premises_per_agreement)
+        created = _run(args, lambda i: _create_request(key, groups[i]), len(groups))
+    finally:
+        _stop(server)
+    _report(args, floor, created)
+
+
+def _parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="agreements to create")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--premises-per-agreement", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8791)
+    return parser.parse_args()
+
+
+def _prepare(args):
+    """Premises no agreement has asked for yet: ``(esi_id, meter, certificate)``."""
+    needed = args.requests * args.premises_per_agreement
+    call_command("migrate", verbosity=0)
+    call_command("seed_reference_data", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    taken = AgreementPremise.objects.count()
+    if Premise.objects.count() < taken + needed:
+        call_command("generate_premises", count=taken + needed, no_progress=True, samples=0)
+    meter = Meter.objects.filter(premise=OuterRef("pk"), removed_on=None).values("number")[:1]
+    rows = (
+        Premise.objects.exclude(pk__in=AgreementPremise.objects.values("premise_id"))
+        .annotate(meter=Subquery(meter))
+        .order_by("pk")
+        .values_list("esi_id", "meter", "rep_of_record__certificate_number")[:needed]
+    )
+    return list(rows)
+
+
+def _new_key():
+    now = timezone.now()
+    email = f"bench-{now:%Y%m%d%H%M%S%f}@example.com"
+    csp, _ = csp_create_approved(name="Bench Advice", email=email, now=now)
+    _, key = csp_issue_key(csp=csp, now=now, name="bench")
+    return key
+
+
+def _start_gunicorn(args):
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + "x" * 50,
+        "ALLOWED_HOSTS": HOST,
+        "SECURE_SSL_REDIRECT": "false",
+        "BENCH_FLOOR_ENDPOINT": "true",
+        "API_RATE_LIMIT_PER_IP": "100000000/m",
+        "API_RATE_LIMIT_PER_CSP": "100000000/m",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"), "smt_portal.wsgi:application",
+        "--workers", str(args.workers), "--bind", f"{HOST}:{args.port}",
+        "--log-level", "warning", "--backlog", "2048",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    for _ in range(200):
+        try:
+            if _request("GET", "/healthz", port=args.port)[0] in (200, 503):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    _stop(server)
+    sys.exit("gunicorn did not start")
+
+
+def _stop(server):
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+_PORT = {}
+
+
+def _request(method, path, body=None, headers=None, port=None):
+    port = port or _PORT["port"]
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _floor_request(esi_id):
+    return _request("GET", f"/csp/bench-floor/?esi_id={esi_id}")
+
+
+def _groups(premises, size):
+    return [premises[i : i + size] for i in range(0, len(premises) - size + 1, size)]
+
+
+def _create_request(key, group):
+    body = {
+        "premises": [
+            {"esi_id": e, "meter_number": m, "rep_certificate_number": c} for e, m, c in group
+        ],
+        "customer_email": "customer@example.com",
+        "term_months": 12,
+    }
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    return _request("POST", "/api/v1/agreements/", json.dumps(body), headers)
+
+
+def _run(args, call, count):
+    """``count`` calls at the given concurrency: (seconds, latencies, statuses)."""
+    _PORT["port"] = args.port
+
+    def timed(index):
+        started = time.perf_counter()
+        status, _ = call(index)
+        return status, time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        results = list(pool.map(timed, range(count)))
+    elapsed = time.perf_counter() - started
+    statuses = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    return elapsed, sorted(latency for _, latency in results), statuses
+
+
+def _line(name, result):
+    elapsed, latencies, statuses = result
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    rate = len(latencies) / elapsed
+    print(f"{name:<40}{len(latencies):>8}{rate:>10.0f}{p50:>10.1f}{p99:>10.1f}  {statuses}")
+    return rate
+
+
+def _report(args, floor, created):
+    print(
+        f"\ngunicorn {args.workers} sync workers, {args.concurrency} concurrent clients, "
+        f"{os.cpu_count()} CPUs shared with the client and PostgreSQL"
+    )
+    print(f"{'':<40}{'requests':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
+    floor_rate = _line("floor GET /csp/bench-floor/", floor)
+    name = f"POST /api/v1/agreements/ ({args.premises_per_agreement} premise)"
+    create_rate = _line(name, created)
+    print(f"\nagreement creation runs at {create_rate / floor_rate:.0%} of the floor")
+
+
+if __name__ == "__main__":
+    main()

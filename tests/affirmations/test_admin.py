@@ -1,0 +1,90 @@
+"""Staff: read-only agreements and records, exports, disclosure versions."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from affirmations.models import Disclosure, Record
+from affirmations.seed import seed_reference_data
+
+from .conftest import request_agreement, residential
+
+pytestmark = pytest.mark.django_db
+
+EXPORT = "/admin/affirmations/record/export/"
+
+
+def _content(response):
+    return b"".join(response.streaming_content).decode()
+
+
+def test_staff_export_an_agreements_records_as_csv(admin_client, active_csp):
+    mine = request_agreement(active_csp, residential())
+    request_agreement(active_csp, residential())
+
+    response = admin_client.get(EXPORT, {"agreement": mine.pk, "format": "csv"})
+
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(_content(response))))
+    assert [r["event"] for r in rows] == ["request_created", "email_queued"]
+    assert {r["agreement_id"] for r in rows} == {str(mine.pk)}
+    assert json.loads(rows[0]["details"])["to_status"] == "pending_affirmation"
+    assert rows[1]["previous_hash"] == rows[0]["hash"]
+
+
+def test_staff_export_by_esi_id_and_by_csp_as_json(admin_client, active_csp, other_csp):
+    home = residential()
+    request_agreement(active_csp, home)
+    request_agreement(other_csp, home)
+    request_agreement(other_csp, residential())
+
+    by_premise = json.loads(
+        _content(admin_client.get(EXPORT, {"esi_id": home.esi_id, "format": "json"}))
+    )
+    by_csp = json.loads(_content(admin_client.get(EXPORT, {"csp": other_csp.pk, "format": "json"})))
+
+    assert len(by_premise) == 4
+    assert len(by_csp) == 4 and {r["csp_id"] for r in by_csp} == {other_csp.pk}
+
+
+def test_the_export_form_wants_exactly_one_subject(admin_client):
+    response = admin_client.get(EXPORT, {"format": "csv", "agreement": 1, "csp": 1})
+    assert response.status_code == 200
+    assert "exactly one" in response.content.decode()
+
+
+def test_records_and_agreements_cannot_be_changed_in_the_admin(admin_client, active_csp):
+    agreement = request_agreement(active_csp, residential())
+    record = Record.objects.first()
+    assert admin_client.get(f"/admin/affirmations/record/{record.pk}/change/").status_code == 200
+    assert admin_client.post(f"/admin/affirmations/record/{record.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/affirmations/record/add/").status_code == 403
+    page = admin_client.get(f"/admin/affirmations/agreement/{agreement.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="status"' not in page.content.decode()
+    assert admin_client.get("/admin/affirmations/record/").status_code == 200
+
+
+def test_a_published_disclosure_is_never_edited_only_superseded(admin_client):
+    seed_reference_data(io.StringIO())
+    first = Disclosure.objects.get()
+    admin_client.post(f"/admin/affirmations/disclosure/{first.pk}/change/", {"text_en": "changed"})
+    first.refresh_from_db()
+    assert "15-minute" in first.text_en
+
+    admin_client.post(
+        "/admin/affirmations/disclosure/add/", {"version": 2, "text_en": "v2", "text_es": "v2 es"}
+    )
+    assert list(Disclosure.objects.values_list("version", flat=True)) == [2, 1]
+
+
+def test_seeding_creates_disclosure_version_one_once():
+    out = io.StringIO()
+    seed_reference_data(out)
+    seed_reference_data(out)
+    disclosure = Disclosure.objects.get()
+    assert disclosure.version == 1
+    assert "at any time" in disclosure.text_en and "nothing is shared" in disclosure.text_en
+    assert "en cualquier momento" in disclosure.text_es
