@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "altcha_django",
     "smt_portal",
     "premises",
     "outbox",
@@ -340,6 +341,23 @@ RATELIMIT_USE_CACHE = "default"
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 # A bare endpoint at /csp/bench-floor/ for bench/bench_api.py; never in production.
 BENCH_FLOOR_ENDPOINT = env_bool("BENCH_FLOOR_ENDPOINT", False)
+
+# --- Bot protection (R10) --------------------------------------------------
+# ALTCHA proof of work, verified here with no outside service. There is no
+# switch to turn it off: ALTCHA_TEST_MODE is never read from the environment.
+ALTCHA_HMAC_SECRET = env.str("ALTCHA_HMAC_SECRET", default="") or f"altcha:{SECRET_KEY}"
+ALTCHA_TEST_MODE = False
+ALTCHA_CACHE_ALIAS = "default"  # replay store: Redis in production
+ALTCHA_REPLAY_PROTECTION = True
+ALTCHA_WIDGET_JS_SOURCE = "vendored"
+# Without Redis the portal is one web process (the laptop default), where a
+# per-process replay store is complete; with REDIS_URL the check applies.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["altcha.W001"]
+ALTCHA_CHALLENGE = {
+    # Work a phone does in about a second; tests lower it (not below 1).
+    "cost": env_int("ALTCHA_COST", 5000, minimum=1 if DEBUG or TESTING else 1000),
+    "expires_seconds": env_int("ALTCHA_EXPIRES_SECONDS", 600, minimum=60),
+}
 
 # --- Logging --------------------------------------------------------------
 LOGGING = {

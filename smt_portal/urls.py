@@ -9,5 +9,6 @@ urlpatterns = [
     path("csp/", include("csp_registry.urls")),
     path("", include("affirmations.urls")),
     path("", include("monitoring.urls")),
+    path("altcha/", include("altcha_django.urls")),
     path("admin/", admin.site.urls),
 ]
