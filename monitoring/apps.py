@@ -5,3 +5,18 @@ class MonitoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "monitoring"
     verbose_name = "Monitoring and enforcement"
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+
+        from csp_registry.services import csp_status_changed
+
+        from .receivers import notify_suspended_csp
+        from .sql import register_sqlite_functions
+
+        csp_status_changed.connect(
+            notify_suspended_csp, dispatch_uid="monitoring.notify_suspended_csp"
+        )
+        connection_created.connect(
+            register_sqlite_functions, dispatch_uid="monitoring.sqlite_functions"
+        )

@@ -1,0 +1,735 @@
+"""The detectors: each one small unit that counts in the database and reports findings.
+
+A detector has a name, the criterion or red flag it serves, default
+thresholds and a default window (staff change both in the admin, stored in
+``DetectorSetting``), and a ``find(window, thresholds)`` function. ``find``
+runs a few GROUP BY queries over indexed tables for the rows inside the
+window and returns one ``Finding`` per CSP that crosses a threshold, with
+the figures, the thresholds and a few sample rows. ``services.detectors_run``
+turns findings into red flags (one per CSP, detector and window).
+
+Thresholds named ``min_*`` are met at that value: ``min_decisions_per_ip =
+10`` flags 10 decisions from one address, not 9.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Length, Lower, StrIndex, Substr
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from affirmations.models import Record, RecordEvent
+from csp_registry.models import ApiRequestLog
+
+from .models import PremiseAuthenticationAttempt, RedFlagKind, Severity
+from .sql import AgreementIdFromPath, IpInRanges, IpNetwork
+
+SAMPLE_SIZE = 5
+# Windows are aligned to this Monday so that weekly windows start on Mondays.
+WINDOW_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
+# A customer's mailbox at one of these is not "the CSP's own domain", even
+# when the CSP registered a contact address there.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com",
+     "live.com", "msn.com", "att.net", "sbcglobal.net", "comcast.net", "protonmail.com"}
+)  # fmt: skip
+DECISION_EVENTS = (RecordEvent.OPTED_IN, RecordEvent.OPTED_OUT, RecordEvent.REPORTED_SPAM)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def containing(cls, moment, length):
+        """The aligned window of ``length`` that contains ``moment``."""
+        steps = (moment - WINDOW_EPOCH) // length
+        start = WINDOW_EPOCH + steps * length
+        return cls(start, start + length)
+
+    def previous(self):
+        length = self.end - self.start
+        return Window(self.start - length, self.start)
+
+    def bounds(self, column="created_at"):
+        return {f"{column}__gte": self.start, f"{column}__lt": self.end}
+
+
+@dataclass
+class Finding:
+    csp_id: int
+    summary: str
+    figures: dict
+    samples: list = field(default_factory=list)
+    links: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    label: str
+    serves: str
+    kind: str
+    severity: str
+    window: timedelta
+    thresholds: dict
+    find: Callable
+    # The admin model of the sample rows in the evidence ("app_label.model").
+    sample_model: str = ""
+
+    def threshold_errors(self, values):
+        if not isinstance(values, dict):
+            return ["Thresholds are a JSON object of names and numbers."]
+        errors = [f"Unknown threshold {name!r}." for name in values if name not in self.thresholds]
+        errors += [f"Missing threshold {name!r}." for name in self.thresholds if name not in values]
+        errors += [
+            f"{name} must be a number of at least 0."
+            for name, value in values.items()
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ]
+        return errors
+
+
+DETECTORS: dict[str, Detector] = {}
+
+
+def detector(**attributes):
+    def register(find):
+        DETECTORS[attributes["name"]] = Detector(find=find, **attributes)
+        return find
+
+    return register
+
+
+# --- Links from the evidence to the rows behind it --------------------------------------
+
+
+def admin_link(label, model_label, window, *, csp_id, time_field="created_at", **filters):
+    url = reverse(f"admin:{model_label.replace('.', '_')}_changelist")
+    query = {
+        "csp__id__exact": csp_id,
+        f"{time_field}__gte": window.start.isoformat(),
+        f"{time_field}__lt": window.end.isoformat(),
+        **filters,
+    }
+    return {"label": label, "url": f"{url}?{urlencode(query)}"}
+
+
+def _records_link(window, csp_id, event=None):
+    filters = {"event__exact": event} if event else {}
+    return admin_link("Records in the window", "affirmations.record", window,
+                      csp_id=csp_id, **filters)  # fmt: skip
+
+
+def _record_samples(queryset):
+    return list(
+        queryset.order_by("pk").values("id", "agreement_id", "event", "created_at", "ip")[
+            :SAMPLE_SIZE
+        ]
+    )
+
+
+def _decisions(window, events=(RecordEvent.OPTED_IN,)):
+    # Served by the record's (event, created_at) index.
+    return Record.objects.filter(event__in=events, csp__isnull=False, **window.bounds())
+
+
+# --- 1. Mass affirmation from one place (R15, flag a) --------------------------------------
+
+
+@detector(
+    name="mass_affirmation_one_source",
+    sample_model="affirmations.record",
+    label="Mass affirmation from one place",
+    serves="R15; red flag (a)",
+    kind=RedFlagKind.AFFIRMATION,
+    severity=Severity.HIGH,
+    window=timedelta(hours=24),
+    thresholds={"min_decisions_per_ip": 10, "min_decisions_per_network": 25},
+)
+def find_mass_affirmation(window, thresholds):
+    """Opt-ins for different agreements of one CSP from one address or one /24 (/48).
+
+    Counted per agreement, not per premise: one customer affirms all the
+    premises of an agreement with one decision. Opt-outs and spam reports
+    enrol nobody, so only opt-ins count.
+    """
+    decisions = _decisions(window).filter(ip__isnull=False)
+    by_ip = (
+        decisions.values("csp_id", "ip")
+        .annotate(decisions=Count("agreement_id", distinct=True))
+        .filter(decisions__gte=thresholds["min_decisions_per_ip"])
+    )
+    by_network = (
+        decisions.annotate(network=IpNetwork("ip"))
+        .values("csp_id", "network")
+        .annotate(decisions=Count("agreement_id", distinct=True))
+        .filter(decisions__gte=thresholds["min_decisions_per_network"])
+    )
+    sources = {}
+    for row in by_ip:
+        found = {"ip": row["ip"], "decisions": row["decisions"]}
+        sources.setdefault(row["csp_id"], []).append(found)
+    for row in by_network:
+        sources.setdefault(row["csp_id"], []).append(
+            {"network": row["network"], "decisions": row["decisions"]}
+        )
+    return [
+        _mass_affirmation_finding(window, decisions, csp_id, found)
+        for csp_id, found in sources.items()
+    ]
+
+
+def _mass_affirmation_finding(window, decisions, csp_id, found):
+    top = max(found, key=lambda source: source["decisions"])
+    place = top.get("ip") or top.get("network")
+    sample_ip = found[0].get("ip")
+    samples = decisions.filter(csp_id=csp_id)
+    if sample_ip:
+        samples = samples.filter(ip=sample_ip)
+    return Finding(
+        csp_id=csp_id,
+        summary=f"{top['decisions']} opt-ins from {place}",
+        figures={"sources": found},
+        samples=_record_samples(samples),
+        links=[_records_link(window, csp_id, RecordEvent.OPTED_IN)],
+    )
+
+
+# --- 2. The CSP affirming for the customer (flag a) -------------------------------------------
+
+
+@detector(
+    name="csp_affirms_for_customer",
+    sample_model="affirmations.record",
+    label="The CSP affirming for the customer",
+    serves="Red flag (a)",
+    kind=RedFlagKind.AFFIRMATION,
+    severity=Severity.HIGH,
+    window=timedelta(hours=24),
+    thresholds={"min_decisions": 1, "api_lookback_days": 30},
+)
+def find_csp_affirming(window, thresholds):
+    """Opt-ins from the CSP's registered ranges, or from an address its API calls came from."""
+    # Probed by the log's (ip, created_at) index. The CSP is compared as
+    # ``csp_id + 0`` on purpose: otherwise PostgreSQL also reads the CSP's
+    # foreign-key index (every call the CSP made) and ANDs the bitmaps, which
+    # costs milliseconds per decision instead of microseconds.
+    api_calls = ApiRequestLog.objects.annotate(caller=F("csp_id") + 0).filter(
+        caller=OuterRef("csp_id"),
+        ip=OuterRef("ip"),
+        created_at__gte=window.start - timedelta(days=thresholds["api_lookback_days"]),
+        created_at__lt=window.end,
+    )
+    suspicious = (
+        _decisions(window)
+        .filter(ip__isnull=False)
+        .annotate(
+            from_api_address=Exists(api_calls),
+            from_registered_range=IpInRanges("ip", F("csp__registered_ip_ranges")),
+        )
+        .filter(Q(from_api_address=True) | Q(from_registered_range=True))
+    )
+    rows = (
+        suspicious.values("csp_id")
+        .annotate(
+            decisions=Count("agreement_id", distinct=True),
+            addresses=Count("ip", distinct=True),
+            from_api=Count("agreement_id", distinct=True, filter=Q(from_api_address=True)),
+            from_ranges=Count("agreement_id", distinct=True, filter=Q(from_registered_range=True)),
+        )
+        .filter(decisions__gte=thresholds["min_decisions"])
+    )
+    return [
+        Finding(
+            csp_id=row["csp_id"],
+            summary=f"{row['decisions']} opt-ins from the CSP's own addresses",
+            figures={
+                key: row[key] for key in ("decisions", "addresses", "from_api", "from_ranges")
+            },  # fmt: skip
+            samples=_record_samples(suspicious.filter(csp_id=row["csp_id"])),
+            links=[_records_link(window, row["csp_id"], RecordEvent.OPTED_IN)],
+        )
+        for row in rows
+    ]
+
+
+# --- 3. Addresses that are not the customer's (flag a) -----------------------------------------
+
+
+def _domain(expression):
+    """The part of an email address after the "@", lower-cased, in SQL."""
+    return Lower(Substr(expression, StrIndex(expression, Value("@")) + 1))
+
+
+@detector(
+    name="customer_email_not_customers",
+    label="Addresses that are not the customer's",
+    serves="Red flag (a)",
+    kind=RedFlagKind.AFFIRMATION,
+    severity=Severity.MEDIUM,
+    window=timedelta(days=7),
+    thresholds={"min_requests_per_email": 5, "min_own_domain_requests": 1},
+)
+def find_foreign_emails(window, thresholds):
+    """One email used for many requests (different customers' premises), or
+    emails at the CSP's own domain. Counted per request, since one customer
+    lists all their premises in one request."""
+    requests = Record.objects.filter(
+        event=RecordEvent.REQUEST_CREATED, csp__isnull=False, **window.bounds()
+    )
+    shared = (
+        requests.annotate(email=Lower("agreement__customer_email"))
+        .values("csp_id", "email")
+        .annotate(
+            requests=Count("agreement_id", distinct=True),
+            premises=Count("agreement__premises__premise_id", distinct=True),
+        )
+        .filter(requests__gte=thresholds["min_requests_per_email"])
+    )
+    own = _own_domain_requests(requests, thresholds)
+    findings = {}
+    for row in shared:
+        finding = _email_finding(findings, window, row["csp_id"])
+        finding.figures["shared_emails"].append(
+            {"email": row["email"], "requests": row["requests"], "premises": row["premises"]}
+        )
+    for row in own:
+        finding = _email_finding(findings, window, row["csp_id"])
+        finding.figures["own_domain"].append({"domain": row["domain"], "requests": row["requests"]})
+    for finding in findings.values():
+        finding.summary = _email_summary(finding.figures)
+    return list(findings.values())
+
+
+def _own_domain_requests(requests, thresholds):
+    email = "agreement__customer_email"
+    return (
+        requests.annotate(
+            domain=_domain(email),
+            contact_domain=_domain("csp__contact_email"),
+            notice_domain=_domain("csp__notice_email"),
+        )
+        .filter(Q(domain=F("contact_domain")) | Q(domain=F("notice_domain")))
+        .exclude(domain__in=PUBLIC_MAIL_DOMAINS)
+        .values("csp_id", "domain")
+        .annotate(requests=Count("agreement_id", distinct=True))
+        .filter(requests__gte=thresholds["min_own_domain_requests"])
+    )
+
+
+def _email_finding(findings, window, csp_id):
+    if csp_id not in findings:
+        findings[csp_id] = Finding(
+            csp_id=csp_id,
+            summary="",
+            figures={"shared_emails": [], "own_domain": []},
+            links=[_records_link(window, csp_id, RecordEvent.REQUEST_CREATED)],
+        )
+    return findings[csp_id]
+
+
+def _email_summary(figures):
+    parts = []
+    if figures["shared_emails"]:
+        top = max(figures["shared_emails"], key=lambda row: row["requests"])
+        parts.append(f"one email in {top['requests']} requests")
+    if figures["own_domain"]:
+        total = sum(row["requests"] for row in figures["own_domain"])
+        parts.append(f"{total} requests to the CSP's own domain")
+    return "; ".join(parts)
+
+
+# --- 4. Inhumanly fast decisions (flag a) ---------------------------------------------------
+
+
+@detector(
+    name="fast_decisions",
+    sample_model="affirmations.record",
+    label="Inhumanly fast decisions",
+    serves="Red flag (a)",
+    kind=RedFlagKind.AFFIRMATION,
+    severity=Severity.MEDIUM,
+    window=timedelta(hours=24),
+    thresholds={"max_seconds": 30, "min_fast_opt_ins": 5},
+)
+def find_fast_decisions(window, thresholds):
+    """Opt-ins within ``max_seconds`` of the email (or its reminder) being sent."""
+    quick = timedelta(seconds=thresholds["max_seconds"])
+    after_email = Q(created_at__lt=F("agreement__affirmation_sent_at") + quick)
+    after_reminder = Q(
+        agreement__reminder_sent_at__isnull=False,
+        created_at__gte=F("agreement__reminder_sent_at"),
+        created_at__lt=F("agreement__reminder_sent_at") + quick,
+    )
+    fast = _decisions(window).filter(after_email | after_reminder)
+    rows = (
+        fast.values("csp_id")
+        .annotate(fast_opt_ins=Count("agreement_id", distinct=True))
+        .filter(fast_opt_ins__gte=thresholds["min_fast_opt_ins"])
+    )
+    return [
+        Finding(
+            csp_id=row["csp_id"],
+            summary=f"{row['fast_opt_ins']} opt-ins within {thresholds['max_seconds']} s "
+            "of the email",
+            figures={"fast_opt_ins": row["fast_opt_ins"]},
+            samples=_record_samples(fast.filter(csp_id=row["csp_id"])),
+            links=[_records_link(window, row["csp_id"], RecordEvent.OPTED_IN)],
+        )
+        for row in rows
+    ]
+
+
+# --- 5. Rejections (R16) ------------------------------------------------------------------------
+
+OUTCOME_EVENTS = {
+    RecordEvent.OPTED_IN: "opted_in",
+    RecordEvent.OPTED_OUT: "opted_out",
+    RecordEvent.REPORTED_SPAM: "reported_spam",
+    RecordEvent.TIMED_OUT: "timed_out",
+}
+
+
+def outcome_counts(window, csp_id=None):
+    """Per CSP: how many requests ended each way in the window (R16), and rates."""
+    records = Record.objects.filter(event__in=OUTCOME_EVENTS, csp__isnull=False, **window.bounds())
+    if csp_id is not None:
+        records = records.filter(csp_id=csp_id)
+    counts = {}
+    for row in records.values("csp_id", "event").annotate(n=Count("id")):
+        per_csp = counts.setdefault(row["csp_id"], dict.fromkeys(OUTCOME_EVENTS.values(), 0))
+        per_csp[OUTCOME_EVENTS[row["event"]]] += row["n"]
+    return {csp: {**figures, **_rates(figures)} for csp, figures in counts.items()}
+
+
+def _rates(figures):
+    total = sum(figures[name] for name in OUTCOME_EVENTS.values())
+    return {
+        "outcomes": total,
+        **{
+            f"{name}_rate": round(figures[name] / total, 4) if total else 0.0
+            for name in OUTCOME_EVENTS.values()
+        },
+    }
+
+
+@detector(
+    name="rejections",
+    label="Rejections",
+    serves="R16",
+    kind=RedFlagKind.REJECTIONS,
+    severity=Severity.MEDIUM,
+    window=timedelta(days=7),
+    thresholds={"min_outcomes": 20, "max_spam_rate": 0.05, "max_opt_out_rate": 0.5},
+)
+def find_rejections(window, thresholds):
+    """Time-outs, opt-outs and spam reports counted apart; flags a high spam or opt-out rate."""
+    findings = []
+    for csp_id, figures in outcome_counts(window).items():
+        if figures["outcomes"] < thresholds["min_outcomes"]:
+            continue
+        reasons = []
+        if figures["reported_spam_rate"] >= thresholds["max_spam_rate"]:
+            reasons.append(f"spam rate {figures['reported_spam_rate']:.0%}")
+        if figures["opted_out_rate"] >= thresholds["max_opt_out_rate"]:
+            reasons.append(f"opt-out rate {figures['opted_out_rate']:.0%}")
+        if reasons:
+            findings.append(
+                Finding(
+                    csp_id=csp_id,
+                    summary=", ".join(reasons) + f" of {figures['outcomes']} outcomes",
+                    figures=figures,
+                    links=[_records_link(window, csp_id)],
+                )
+            )
+    return findings
+
+
+# --- 6. Authentication attempts (R18) --------------------------------------------------------
+
+NEIGHBOUR_DIGITS = 3  # ESI IDs equal but for the last three digits are neighbours
+
+
+@detector(
+    name="authentication_attempts",
+    sample_model="monitoring.premiseauthenticationattempt",
+    label="Authentication attempts",
+    serves="R18",
+    kind=RedFlagKind.AUTHENTICATION,
+    severity=Severity.MEDIUM,
+    window=timedelta(hours=1),
+    thresholds={
+        "max_attempts_per_csp": 3000,
+        "max_attempts_per_ip": 1000,
+        "min_attempts_for_ratio": 50,
+        "max_failure_ratio": 0.3,
+        "min_neighbouring_esi_ids": 20,
+    },
+)
+def find_authentication_abuse(window, thresholds):
+    """Per CSP and per IP: volume and failure ratio; and enumeration, many
+    failed ESI IDs that differ only in their last digits."""
+    attempts = PremiseAuthenticationAttempt.objects.filter(csp__isnull=False, **window.bounds())
+    findings = {}
+    for group in ("csp", "ip"):
+        for row in _attempt_volumes(attempts, group, thresholds):
+            finding = _attempt_finding(findings, window, row["csp_id"])
+            finding.figures[f"per_{group}"].append(row)
+    for row in _enumeration(attempts, thresholds):
+        finding = _attempt_finding(findings, window, row["csp_id"])
+        finding.figures["enumeration"].append(row)
+    for finding in findings.values():
+        finding.summary = _attempt_summary(finding.figures)
+        finding.samples = list(
+            attempts.filter(csp_id=finding.csp_id, authenticated=False)
+            .order_by("pk")
+            .values("id", "created_at", "ip", "esi_id", "failure_reason")[:SAMPLE_SIZE]
+        )
+    return list(findings.values())
+
+
+def _attempt_volumes(attempts, group, thresholds):
+    keys = ["csp_id"] if group == "csp" else ["csp_id", "ip"]
+    volume = thresholds[f"max_attempts_per_{group}"]
+    rows = (
+        attempts.values(*keys)
+        .annotate(attempts=Count("id"), failures=Count("id", filter=Q(authenticated=False)))
+        .filter(
+            Q(attempts__gte=volume)
+            | Q(
+                attempts__gte=thresholds["min_attempts_for_ratio"],
+                failures__gte=F("attempts") * thresholds["max_failure_ratio"],
+            )
+        )
+    )
+    return [{**row, "failure_ratio": round(row["failures"] / row["attempts"], 4)} for row in rows]
+
+
+def _enumeration(attempts, thresholds):
+    block = Substr("esi_id", 1, Length("esi_id") - NEIGHBOUR_DIGITS)
+    return list(
+        attempts.filter(authenticated=False)
+        .annotate(block=block)
+        .values("csp_id", "block")
+        .annotate(esi_ids=Count("esi_id", distinct=True))
+        .filter(esi_ids__gte=thresholds["min_neighbouring_esi_ids"])
+    )
+
+
+def _attempt_finding(findings, window, csp_id):
+    if csp_id not in findings:
+        findings[csp_id] = Finding(
+            csp_id=csp_id,
+            summary="",
+            figures={"per_csp": [], "per_ip": [], "enumeration": []},
+            links=[admin_link("Attempts in the window", "monitoring.premiseauthenticationattempt",
+                              window, csp_id=csp_id)],
+        )  # fmt: skip
+    return findings[csp_id]
+
+
+def _attempt_summary(figures):
+    parts = []
+    for row in figures["per_csp"][:1]:
+        parts.append(f"{row['attempts']} attempts, {row['failure_ratio']:.0%} failed")
+    if figures["per_ip"]:
+        parts.append(f"{len(figures['per_ip'])} address(es) over the limits")
+    for row in figures["enumeration"][:1]:
+        parts.append(f"{row['esi_ids']} neighbouring ESI IDs near {row['block']}…")
+    return "; ".join(parts)
+
+
+# --- 7. IP falsification (flag c) -----------------------------------------------------------
+
+
+@detector(
+    name="ip_falsification",
+    sample_model="csp_registry.apirequestlog",
+    label="IP falsification",
+    serves="Red flag (c)",
+    kind=RedFlagKind.IP_FALSIFICATION,
+    severity=Severity.HIGH,
+    window=timedelta(hours=1),
+    thresholds={"min_outside_calls": 1, "min_forged_headers": 1},
+)
+def find_ip_falsification(window, thresholds):
+    """Calls from outside the registered ranges (refused ``ip_not_registered``),
+    and forwarding headers that no trusted proxy wrote (with none configured,
+    any such header is the client's own invention)."""
+    calls = ApiRequestLog.objects.filter(csp__isnull=False, **window.bounds())
+    rows = (
+        calls.values("csp_id")
+        .annotate(
+            outside_calls=Count("id", filter=Q(error_code="ip_not_registered")),
+            forged_headers=Count("id", filter=Q(forwarded_header_untrusted=True)),
+        )
+        .filter(
+            Q(outside_calls__gte=thresholds["min_outside_calls"])
+            | Q(forged_headers__gte=thresholds["min_forged_headers"])
+        )
+    )
+    suspicious = Q(error_code="ip_not_registered") | Q(forwarded_header_untrusted=True)
+    return [
+        Finding(
+            csp_id=row["csp_id"],
+            summary=f"{row['outside_calls']} calls from outside the registered ranges, "
+            f"{row['forged_headers']} with forged forwarding headers",
+            figures={
+                "outside_calls": row["outside_calls"],
+                "forged_headers": row["forged_headers"],
+                "trusted_proxy_count": settings.TRUSTED_PROXY_COUNT,
+            },
+            samples=_api_samples(calls.filter(suspicious, csp_id=row["csp_id"])),
+            links=[
+                admin_link(
+                    "API requests in the window",
+                    "csp_registry.apirequestlog",
+                    window,
+                    csp_id=row["csp_id"],
+                )
+            ],
+        )  # fmt: skip
+        for row in rows
+    ]
+
+
+def _api_samples(calls, limit=SAMPLE_SIZE):
+    return list(
+        calls.order_by("pk").values(
+            "id", "created_at", "ip", "method", "path", "status_code", "error_code",
+            "forwarded_header_untrusted",
+        )[:limit]
+    )  # fmt: skip
+
+
+# --- 8. Data without authorisation (flag b) and after termination (flag d) ----------------------
+
+
+# Each data call judged against the agreement its path names, in one LEFT JOIN:
+# 'd' after the customer or the CSP ended it, NULL while it was this CSP's and
+# active, 'b' otherwise (unknown, another CSP's, not yet affirmed, or ended by
+# staff, a time-out or the end of its term). Plain SQL that PostgreSQL and
+# SQLite read alike; the inner query (the window and the path's agreement id)
+# is compiled by the ORM for the database at hand.
+_JUDGED_DATA_CALLS = """
+    SELECT l.id, l.csp_id, l.created_at, l.status_code, l.agreement_ref,
+      CASE
+        WHEN a.id IS NULL OR a.csp_id <> l.csp_id THEN 'b'
+        WHEN a.ended_at IS NOT NULL AND a.ended_at <= l.created_at
+             AND a.ended_by IN ('customer', 'csp') THEN 'd'
+        WHEN a.term_start IS NOT NULL AND a.term_start <= l.created_at
+             AND (a.ended_at IS NULL OR a.ended_at > l.created_at) THEN NULL
+        ELSE 'b'
+      END AS verdict
+    FROM ({calls}) l
+    LEFT JOIN affirmations_agreement a ON a.id = l.agreement_ref
+"""
+_DATA_FINDINGS = """
+    SELECT csp_id,
+           SUM(CASE WHEN status_code < 300 THEN 1 ELSE 0 END) AS served,
+           SUM(CASE WHEN status_code >= 300 THEN 1 ELSE 0 END) AS refused,
+           COUNT(DISTINCT agreement_ref) AS agreements
+    FROM ({judged}) j
+    WHERE verdict = %s
+    GROUP BY csp_id
+    HAVING SUM(CASE WHEN status_code < 300 THEN 1 ELSE 0 END) >= %s
+        OR SUM(CASE WHEN status_code >= 300 THEN 1 ELSE 0 END) >= %s
+"""
+_DATA_SAMPLES = """
+    SELECT id, csp_id FROM (
+        SELECT id, csp_id, ROW_NUMBER() OVER (PARTITION BY csp_id ORDER BY id) AS n
+        FROM ({judged}) j WHERE verdict = %s
+    ) ranked
+    WHERE n <= %s
+"""
+
+
+def _judged_data_calls(window):
+    calls = (
+        ApiRequestLog.objects.filter(
+            csp__isnull=False, path__startswith="/api/v1/agreements/", **window.bounds()
+        )
+        .annotate(agreement_ref=AgreementIdFromPath("path"))
+        .filter(agreement_ref__isnull=False)
+        .values("id", "csp_id", "created_at", "status_code", "agreement_ref")
+    )
+    sql, params = calls.query.sql_with_params()
+    return _JUDGED_DATA_CALLS.format(calls=sql), list(params)
+
+
+def _data_findings(window, thresholds, verdict, what):
+    judged, params = _judged_data_calls(window)
+    minimums = [thresholds["min_served_requests"], thresholds["min_refused_requests"]]
+    with connection.cursor() as cursor:
+        cursor.execute(_DATA_FINDINGS.format(judged=judged), [*params, verdict, *minimums])
+        rows = cursor.fetchall()
+    samples = _data_samples(judged, params, verdict) if rows else {}
+    return [
+        Finding(
+            csp_id=csp_id,
+            summary=f"{served} data responses and {refused} refused data requests {what} "
+            f"({agreements} agreements)",
+            figures={"served": served, "refused": refused, "agreements": agreements},
+            samples=samples.get(csp_id, []),
+            links=[
+                admin_link(
+                    "API requests in the window",
+                    "csp_registry.apirequestlog",
+                    window,
+                    csp_id=csp_id,
+                )
+            ],
+        )  # fmt: skip
+        for csp_id, served, refused, agreements in rows
+    ]
+
+
+def _data_samples(judged, params, verdict):
+    """The first few calls of each CSP, all CSPs in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DATA_SAMPLES.format(judged=judged), [*params, verdict, SAMPLE_SIZE])
+        ids = dict(cursor.fetchall())
+    samples = {}
+    for row in _api_samples(ApiRequestLog.objects.filter(pk__in=list(ids)), limit=None):
+        samples.setdefault(ids[row["id"]], []).append(row)
+    return samples
+
+
+@detector(
+    name="data_without_authorisation",
+    sample_model="csp_registry.apirequestlog",
+    label="Data without authorisation",
+    serves="Red flag (b)",
+    kind=RedFlagKind.UNAUTHORISED_DATA,
+    severity=Severity.HIGH,
+    window=timedelta(hours=1),
+    thresholds={"min_served_requests": 1, "min_refused_requests": 10},
+)
+def find_data_without_authorisation(window, thresholds):
+    """Data requests for an agreement that was not active for this CSP at that
+    moment: another CSP's, unknown, not yet affirmed, or ended by staff or time.
+    A served one should never happen (the API refuses); a stream of refused
+    ones is a CSP trying."""
+    return _data_findings(window, thresholds, "b", "for agreements not active")
+
+
+@detector(
+    name="data_after_termination",
+    sample_model="csp_registry.apirequestlog",
+    label="Data after termination",
+    serves="Red flag (d)",
+    kind=RedFlagKind.AFTER_TERMINATION,
+    severity=Severity.HIGH,
+    window=timedelta(hours=1),
+    thresholds={"min_served_requests": 1, "min_refused_requests": 10},
+)
+def find_data_after_termination(window, thresholds):
+    """Data requests after the customer or the CSP ended the agreement."""
+    return _data_findings(window, thresholds, "d", "after the agreement ended")

@@ -1,0 +1,81 @@
+"""Reference data of monitoring: detector settings with defaults, monitoring
+settings, and the three staff roles as Django groups.
+
+``manage.py seed_reference_data`` calls ``seed_reference_data(stdout)``.
+Detector rows that exist keep staff's values. Each role's permissions are set
+to exactly the list below, so a re-run also takes back a permission that was
+removed from the list.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+from .models import MonitoringSettings
+from .services import detector_settings_ensure
+
+COMMITTEE = "Management committee"
+LIAISON = "Commission liaison"
+AUDITOR = "Auditor"
+
+# Read access shared by every role: the records behind the flags.
+_READ = [
+    "affirmations.view_agreement",
+    "affirmations.view_record",
+    "affirmations.view_disclosure",
+    "csp_registry.view_csp",
+    "csp_registry.view_cspstatuschange",
+    "csp_registry.view_apirequestlog",
+    "monitoring.view_premiseauthenticationattempt",
+    "monitoring.view_redflag",
+    "monitoring.view_flagaction",
+    "monitoring.view_customerreport",
+    "monitoring.view_commissiondirective",
+    "monitoring.view_detectorsetting",
+    "monitoring.view_monitoringsettings",
+    "monitoring.view_dashboard",
+]
+
+ROLE_PERMISSIONS = {
+    COMMITTEE: [
+        *_READ,
+        "monitoring.review_redflag",
+        "monitoring.enforce_redflag",
+        "monitoring.change_detectorsetting",
+        "monitoring.change_monitoringsettings",
+    ],
+    LIAISON: [
+        *_READ,
+        "monitoring.add_commissiondirective",
+        "monitoring.change_commissiondirective",
+        "monitoring.carry_out_commissiondirective",
+    ],
+    # Read-only: records, flags, exports (the record export is a read).
+    AUDITOR: list(_READ),
+}
+
+
+def seed_reference_data(stdout):
+    created = detector_settings_ensure()
+    stdout.write(f"Detector settings: {created} created with defaults")
+    existed = MonitoringSettings.objects.filter(pk=1).exists()
+    MonitoringSettings.current()
+    stdout.write(f"Monitoring settings: {'kept as they are' if existed else 'created'}")
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(_permissions(codenames))
+        stdout.write(f"Role {name!r}: {len(codenames)} permissions")
+
+
+def _permissions(dotted_names):
+    wanted = {tuple(name.split(".", 1)) for name in dotted_names}
+    found = [
+        permission
+        for permission in Permission.objects.select_related("content_type").filter(
+            codename__in=[codename for _, codename in wanted]
+        )
+        if (permission.content_type.app_label, permission.codename) in wanted
+    ]
+    missing = wanted - {(p.content_type.app_label, p.codename) for p in found}
+    if missing:
+        # Permissions are created by migrate; a missing one is a typo here.
+        raise LookupError(f"unknown permissions: {sorted(missing)}")
+    return found

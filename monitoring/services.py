@@ -1,0 +1,348 @@
+"""Monitoring and enforcement, one function per change.
+
+- ``detectors_run`` runs every enabled detector and raises red flags
+  (``flag_raise``: one per CSP, detector and window, however often it runs);
+- ``report_submit`` stores a customer's report and opens its flag;
+- ``flag_dismiss`` / ``flag_escalate`` / ``flag_uphold`` / ``flag_suspend_csp``
+  / ``flag_revoke_csp`` are the committee's decisions on a flag, each a
+  conditional UPDATE recorded with actor and reason (``FlagAction``);
+- ``csp_enforce_suspend`` / ``csp_enforce_reinstate`` / ``csp_enforce_revoke``
+  change a CSP's status through ``csp_registry.services`` (the suspension
+  notice is queued by ``receivers.notify_suspended_csp``, so the CSP admin's
+  own actions send it too);
+- ``directive_carry_out`` carries out a Commission directive (R22);
+- ``spam_cooldown_blocks`` tells the request service which premises are in
+  a spam cooldown.
+
+The admin actions, the public report page and the Celery task only call these.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from affirmations.models import ActorType, AgreementPremise, AgreementStatus, EndedBy
+from affirmations.records import Actor
+from affirmations.services import agreements_revoke_for_csp
+from csp_registry.models import ApiKey, Csp
+from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
+
+from .detectors import DETECTORS, Window
+from .models import (
+    REPORT_DETECTOR,
+    UNRESOLVED_FLAG_STATUSES,
+    CommissionDirective,
+    CustomerReport,
+    DetectorSetting,
+    DirectiveAction,
+    FlagAction,
+    FlagActionKind,
+    FlagStatus,
+    MonitoringSettings,
+    RedFlag,
+    RedFlagKind,
+    ReportCategory,
+    ReportOutcome,
+    Severity,
+)
+
+
+class FlagTransitionError(Exception):
+    """A decision the flag's current status does not allow; ``str()`` is for people."""
+
+
+class DirectiveNotReady(Exception):
+    """A directive without its notice and procedure dates, or carried out already."""
+
+
+# --- Detector settings and runs -----------------------------------------------------
+
+
+def detector_settings_ensure():
+    """A settings row with the defaults for every detector that has none; returns how
+    many were created. Existing rows (staff's values) are never touched."""
+    existing = set(DetectorSetting.objects.values_list("name", flat=True))
+    missing = [
+        DetectorSetting(name=name, window=detector.window, thresholds=dict(detector.thresholds))
+        for name, detector in DETECTORS.items()
+        if name not in existing
+    ]
+    DetectorSetting.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    findings: int = 0
+    opened: int = 0
+
+
+def detectors_run(*, now):
+    """Run each enabled detector over the window containing ``now`` and the one
+    before it (rows written late, or a missed run, are still counted); raise
+    or refresh flags. Returns ``{detector name: {"findings", "opened"}}``."""
+    detector_settings_ensure()
+    results = {}
+    for setting in DetectorSetting.objects.filter(enabled=True).order_by("name"):
+        detector = DETECTORS.get(setting.name)
+        if detector is None:
+            continue  # a row left behind by a detector since removed
+        results[setting.name] = _detector_run(detector, setting, now).__dict__
+    return results
+
+
+def _detector_run(detector, setting, now):
+    current = Window.containing(now, setting.window)
+    findings = opened = 0
+    for window in (current.previous(), current):
+        for finding in detector.find(window, setting.thresholds):
+            _, created = flag_raise(
+                detector=detector, window=window, finding=finding,
+                thresholds=setting.thresholds, now=now,
+            )  # fmt: skip
+            findings += 1
+            opened += created
+    return RunCounts(findings, opened)
+
+
+def flag_raise(*, detector, window, finding, thresholds, now):
+    """Open the flag of this CSP, detector and window, or refresh its evidence.
+
+    Returns ``(flag, created)``. A flag staff already decided keeps its
+    decision and its evidence: re-runs never reopen it.
+    """
+    evidence = _plain(
+        {
+            "figures": finding.figures,
+            "thresholds": thresholds,
+            "samples": finding.samples,
+            "links": finding.links,
+        }
+    )
+    key = {"csp_id": finding.csp_id, "detector": detector.name, "window_start": window.start}
+    refreshed = RedFlag.objects.filter(
+        **key, report__isnull=True, status__in=UNRESOLVED_FLAG_STATUSES
+    ).update(summary=finding.summary[:300], evidence=evidence, last_seen_at=now)
+    if refreshed:
+        return RedFlag.objects.get(**key, report__isnull=True), False
+    try:
+        with transaction.atomic():
+            flag = RedFlag.objects.create(
+                **key, window_end=window.end, kind=detector.kind, severity=detector.severity,
+                summary=finding.summary[:300], evidence=evidence, created_at=now,
+                last_seen_at=now,
+            )  # fmt: skip
+    except IntegrityError:
+        # Decided already, or a concurrent run created it a moment ago.
+        return RedFlag.objects.get(**key, report__isnull=True), False
+    return flag, True
+
+
+def _plain(evidence):
+    # As the database will return it: datetimes as ISO text, IPs as text.
+    return json.loads(json.dumps(evidence, cls=DjangoJSONEncoder))
+
+
+# --- Customer reports (R17) ------------------------------------------------------------------
+
+_KIND_FOR_CATEGORY = {
+    ReportCategory.SELLING_SHARING: (RedFlagKind.SHARING, Severity.HIGH),
+    ReportCategory.ALTERING: (RedFlagKind.ALTERING, Severity.HIGH),
+    ReportCategory.UNWANTED_CONTACT: (RedFlagKind.REPORT, Severity.MEDIUM),
+    ReportCategory.OTHER: (RedFlagKind.REPORT, Severity.LOW),
+}
+
+
+def report_submit(*, csp, category, description, now, contact_email="", esi_id="",
+                  language="en", ip=None, user_agent=""):  # fmt: skip
+    """Store a report about ``csp`` and open a flag for review; returns the report."""
+    kind, severity = _KIND_FOR_CATEGORY[category]
+    with transaction.atomic():
+        report = CustomerReport.objects.create(
+            csp=csp, category=category, description=description, contact_email=contact_email,
+            esi_id=esi_id, language=language, ip=ip, user_agent=user_agent[:500],
+            created_at=now,
+        )  # fmt: skip
+        RedFlag.objects.create(
+            csp=csp, detector=REPORT_DETECTOR, kind=kind, severity=severity,
+            summary=f"Customer report: {ReportCategory(category).label.lower()}",
+            window_start=now, window_end=now, report=report, created_at=now, last_seen_at=now,
+            evidence={"figures": {"category": category, "esi_id": esi_id,
+                                  "has_contact_email": bool(contact_email)}},
+        )  # fmt: skip
+    return report
+
+
+# --- Decisions on a flag --------------------------------------------------------------------
+
+_DECISIONS = {
+    # action: (allowed from, resulting status, report outcome)
+    FlagActionKind.DISMISS: (
+        UNRESOLVED_FLAG_STATUSES, FlagStatus.DISMISSED, ReportOutcome.NOT_UPHELD,
+    ),
+    FlagActionKind.ESCALATE: ((FlagStatus.OPEN,), FlagStatus.ESCALATED, None),
+    FlagActionKind.UPHOLD: (UNRESOLVED_FLAG_STATUSES, FlagStatus.UPHELD, ReportOutcome.UPHELD),
+    FlagActionKind.SUSPEND: (UNRESOLVED_FLAG_STATUSES, FlagStatus.ACTIONED, ReportOutcome.UPHELD),
+    # A flag whose CSP was suspended may still lead to revocation.
+    FlagActionKind.REVOKE: (
+        (*UNRESOLVED_FLAG_STATUSES, FlagStatus.ACTIONED, FlagStatus.UPHELD),
+        FlagStatus.ACTIONED,
+        ReportOutcome.UPHELD,
+    ),
+}  # fmt: skip
+
+
+def _flag_decide(*, flag, action, by, reason, now):
+    """Move the flag (conditional UPDATE), close its report, record who and why."""
+    if not reason.strip():
+        raise ValueError("a reason is required")
+    allowed, to_status, outcome = _DECISIONS[action]
+    resolved_at = None if to_status == FlagStatus.ESCALATED else now
+    changed = RedFlag.objects.filter(pk=flag.pk, status__in=allowed).update(
+        status=to_status, resolved_at=resolved_at
+    )
+    if not changed:
+        current = RedFlag.objects.get(pk=flag.pk).get_status_display().lower()
+        raise FlagTransitionError(f"Flag {flag.pk} is {current}; it cannot be {action}d now.")
+    if outcome is not None and flag.report_id is not None:
+        CustomerReport.objects.filter(pk=flag.report_id).update(outcome=outcome)
+    flag.status, flag.resolved_at = to_status, resolved_at
+    return FlagAction.objects.create(flag=flag, action=action, by=by, reason=reason, created_at=now)
+
+
+def flag_dismiss(*, flag, by, reason, now):
+    with transaction.atomic():
+        return _flag_decide(flag=flag, action=FlagActionKind.DISMISS, by=by, reason=reason, now=now)
+
+
+def flag_escalate(*, flag, by, reason, now):
+    with transaction.atomic():
+        return _flag_decide(
+            flag=flag, action=FlagActionKind.ESCALATE, by=by, reason=reason, now=now
+        )
+
+
+def flag_uphold(*, flag, by, reason, now):
+    """Staff found the flag (or report) true without suspending the CSP."""
+    with transaction.atomic():
+        return _flag_decide(flag=flag, action=FlagActionKind.UPHOLD, by=by, reason=reason, now=now)
+
+
+def flag_suspend_csp(*, flag, by, reason, now):
+    """Suspend the flag's CSP (R20) and close the flag, together or not at all."""
+    with transaction.atomic():
+        action = _flag_decide(
+            flag=flag, action=FlagActionKind.SUSPEND, by=by, reason=reason, now=now
+        )
+        csp_enforce_suspend(csp=flag.csp, by=by, reason=_with_flag(reason, flag), now=now)
+    return action
+
+
+def flag_revoke_csp(*, flag, by, reason, now):
+    """Revoke the flag's CSP (R20, final) and close the flag."""
+    with transaction.atomic():
+        action = _flag_decide(
+            flag=flag, action=FlagActionKind.REVOKE, by=by, reason=reason, now=now
+        )
+        csp_enforce_revoke(csp=flag.csp, by=by, reason=_with_flag(reason, flag), now=now)
+    return action
+
+
+def _with_flag(reason, flag):
+    return f"{reason} (red flag {flag.pk}: {flag.summary})"
+
+
+# --- Enforcement (R20, R21) -----------------------------------------------------------------
+
+
+def csp_enforce_suspend(*, csp, by, reason, now):
+    """Suspend: from this moment the API answers 403 ``csp_not_active``, pending
+    links cannot be opted into and no data flows (all read the CSP's status).
+    The notice to the CSP's notice address is queued by the status-change
+    receiver, in this transaction."""
+    return csp_suspend(csp=csp, now=now, reason=reason, by=by)
+
+
+def csp_enforce_reinstate(*, csp, by, reason, now):
+    """Back to active: agreements still within their term flow again (glossary)."""
+    return csp_reinstate(csp=csp, now=now, reason=reason, by=by)
+
+
+def csp_enforce_revoke(*, csp, by, reason, now, ended_by=EndedBy.COMMITTEE, actor=None):
+    """Revoke (final): every pending and active agreement becomes ``revoked``
+    with its record, customers with active agreements are told, API keys are
+    revoked. No notice goes to the CSP (R21).
+
+    The CSP row is locked first, so a request in flight (which holds a shared
+    lock on it) finishes before, and none starts beside the revocation.
+    """
+    actor = actor or (Actor.staff(by) if by is not None else Actor.system("enforcement"))
+    with transaction.atomic():
+        Csp.objects.select_for_update().filter(pk=csp.pk).first()
+        agreements_revoke_for_csp(csp=csp, actor=actor, reason=reason, now=now, ended_by=ended_by)
+        change = csp_revoke(csp=csp, now=now, reason=reason, by=by)
+        ApiKey.objects.filter(csp=csp, revoked_at__isnull=True).update(revoked_at=now)
+    return change
+
+
+# --- Commission directives (R22) ---------------------------------------------------------------
+
+
+def directive_carry_out(*, directive, by, now):
+    """Suspend or terminate the directive's CSP, once notice and procedure are recorded."""
+    with transaction.atomic():
+        locked = CommissionDirective.objects.select_for_update().get(pk=directive.pk)
+        if not locked.ready_to_carry_out:
+            raise DirectiveNotReady(_not_ready_reason(locked))
+        reason = (
+            f"Commission directive {locked.reference} relayed by "
+            f"{locked.get_relaying_tdu_display()} (received {locked.received_on:%Y-%m-%d}, "
+            f"notice {locked.notice_given_on:%Y-%m-%d}, procedure concluded "
+            f"{locked.procedure_concluded_on:%Y-%m-%d})"
+        )
+        if locked.action == DirectiveAction.SUSPEND:
+            csp_enforce_suspend(csp=locked.csp, by=by, reason=reason, now=now)
+        else:
+            actor = Actor(ActorType.COMMISSION, f"{locked.reference} (entered by {by})")
+            csp_enforce_revoke(csp=locked.csp, by=by, reason=reason, now=now,
+                               ended_by=EndedBy.COMMISSION, actor=actor)  # fmt: skip
+        outcome = f"{locked.get_action_display()} carried out {now:%Y-%m-%d %H:%M %Z}."
+        CommissionDirective.objects.filter(pk=locked.pk).update(
+            carried_out_at=now, carried_out_by=by, outcome=outcome
+        )
+    directive.carried_out_at, directive.carried_out_by, directive.outcome = now, by, outcome
+    return directive
+
+
+def _not_ready_reason(directive):
+    if directive.carried_out_at is not None:
+        return f"Directive {directive.reference} was carried out already."
+    return (
+        f"Directive {directive.reference} can be carried out only once the date notice "
+        "was given and the date the procedure concluded are recorded."
+    )
+
+
+# --- Spam cooldown --------------------------------------------------------------------------------
+
+
+def spam_cooldown_blocks(*, csp, premise_ids, now):
+    """The premises (ids) this CSP may not ask for yet: a request of the CSP
+    for them was reported as spam within the staff-set cooldown."""
+    days = MonitoringSettings.current().spam_cooldown_days
+    if not days or not premise_ids:
+        return []
+    return sorted(
+        set(
+            AgreementPremise.objects.filter(
+                Q(agreement__decided_at__gte=now - timedelta(days=days)),
+                csp=csp,
+                premise_id__in=list(premise_ids),
+                agreement__status=AgreementStatus.REPORTED_SPAM,
+            ).values_list("premise_id", flat=True)
+        )
+    )
