@@ -131,7 +131,13 @@ def csp_reinstate(*, csp, now, reason, by=None):
 
 
 def csp_revoke(*, csp, now, reason, by=None):
-    return csp_change_status(csp=csp, to_status=CspStatus.REVOKED, now=now, by=by, reason=reason)
+    """Final. The CSP's keys stop working for good, whoever revokes it."""
+    with transaction.atomic():
+        change = csp_change_status(
+            csp=csp, to_status=CspStatus.REVOKED, now=now, by=by, reason=reason
+        )
+        ApiKey.objects.filter(csp=csp, revoked_at__isnull=True).update(revoked_at=now)
+    return change
 
 
 def csp_create_approved(*, name, email, now):
@@ -214,7 +220,10 @@ def api_key_authenticate(*, full_key, now):
     if api_key is None or not key_matches(full_key, api_key.hashed_key):
         return None
     if not api_key.usable_at(now):
-        return None
+        # A revoked CSP's genuine key is still recognised, so its caller gets
+        # the contract's 403 csp_not_active; revocation is final, so the key
+        # never opens anything again.
+        return api_key if api_key.csp.status == CspStatus.REVOKED else None
     _record_use(api_key, now)
     return api_key
 

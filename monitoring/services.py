@@ -28,7 +28,7 @@ from django.db.models import Q
 from affirmations.models import ActorType, AgreementPremise, AgreementStatus, EndedBy
 from affirmations.records import Actor
 from affirmations.services import agreements_revoke_for_csp
-from csp_registry.models import ApiKey, Csp
+from csp_registry.models import Csp
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
 
 from .detectors import DETECTORS, Window
@@ -284,9 +284,7 @@ def csp_enforce_revoke(*, csp, by, reason, now, ended_by=EndedBy.COMMITTEE, acto
     with transaction.atomic():
         Csp.objects.select_for_update().filter(pk=csp.pk).first()
         agreements_revoke_for_csp(csp=csp, actor=actor, reason=reason, now=now, ended_by=ended_by)
-        change = csp_revoke(csp=csp, now=now, reason=reason, by=by)
-        ApiKey.objects.filter(csp=csp, revoked_at__isnull=True).update(revoked_at=now)
-    return change
+        return csp_revoke(csp=csp, now=now, reason=reason, by=by)
 
 
 # --- Commission directives (R22) ---------------------------------------------------------------

@@ -215,3 +215,17 @@ def test_the_purge_forgets_only_expired_idempotency_keys():
         )
     assert idempotency_keys_purge(now=NOW) == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+@pytest.mark.django_db
+def test_revoking_a_csp_revokes_every_one_of_its_keys(active_csp):
+    from csp_registry.models import ApiKey
+    from csp_registry.services import csp_issue_key, csp_revoke
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    csp_issue_key(csp=active_csp, now=now, name="first")
+    csp_issue_key(csp=active_csp, now=now, name="second")
+    csp_revoke(csp=active_csp, now=now, reason="fraud")
+    keys = ApiKey.objects.filter(csp=active_csp)
+    assert keys.count() >= 2
+    assert not keys.filter(revoked_at__isnull=True).exists()

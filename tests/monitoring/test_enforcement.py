@@ -177,7 +177,9 @@ def test_a_revoked_csps_agreements_are_all_revoked_with_no_email_to_the_csp(
     assert [m.to_address for m in OutboundEmail.objects.all()] == ["ann@example.com"]
     assert not mail_to(active_csp.notice_email) and not mail_to(active_csp.contact_email)
     assert not ApiKey.objects.filter(csp=active_csp, revoked_at__isnull=True).exists()
-    assert csp_api.get(REPS).status_code == 401
+    refused = csp_api.get(REPS)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "csp_not_active"
     active_csp.refresh_from_db()
     assert active_csp.status == CspStatus.REVOKED
 
