@@ -324,6 +324,10 @@ API_RATE_LIMITS = {
     },
 }
 CSP_REGISTER_RATE_LIMIT = env.str("CSP_REGISTER_RATE_LIMIT", default="5/h")
+# /report/: anyone may report a CSP; per client IP.
+REPORT_RATE_LIMIT = env.str("REPORT_RATE_LIMIT", default="10/h")
+# Where a suspended CSP is told to respond (R21).
+COMMITTEE_EMAIL = env.str("COMMITTEE_EMAIL", default="committee@smt-portal.example")
 
 
 def _check_rate(name, rate):
@@ -336,6 +340,7 @@ for _scope, _rates in API_RATE_LIMITS.items():
     for _per, _rate in _rates.items():
         _check_rate(f"API rate limit {_scope}/{_per}", _rate)
 _check_rate("CSP_REGISTER_RATE_LIMIT", CSP_REGISTER_RATE_LIMIT)
+_check_rate("REPORT_RATE_LIMIT", REPORT_RATE_LIMIT)
 RATELIMIT_USE_CACHE = "default"
 # Idempotency-Key rows are kept at least this long (purged hourly after).
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
