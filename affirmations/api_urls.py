@@ -15,6 +15,11 @@ urlpatterns = [
         name="api-agreement-reminders",
     ),
     path(
+        "agreements/<int:agreement_id>/renewals/",
+        views.AgreementRenewalsView.as_view(),
+        name="api-agreement-renewals",
+    ),
+    path(
         "agreements/<int:agreement_id>/termination/",
         views.AgreementTerminationView.as_view(),
         name="api-agreement-termination",

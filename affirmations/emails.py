@@ -7,7 +7,7 @@ HTML, English and Spanish). Emails carry no images and no tracking.
 
 from outbox.services import email_queue
 
-from .calendar import deadline_in_words
+from .calendar import deadline_in_words, renewal_term_end
 
 
 def _context(agreement, premises):
@@ -21,10 +21,10 @@ def _context(agreement, premises):
     }
 
 
-def _queue(kind, agreement, context, now):
+def _queue(kind, agreement, context, now, *, to=None):
     return email_queue(
         kind=kind,
-        to=agreement.customer_email,
+        to=to or agreement.customer_email,
         language=agreement.language,
         context=context,
         now=now,
@@ -67,3 +67,67 @@ def email_agreement_terminated(*, agreement, premises, was_active, now):
 def email_agreement_revoked(*, agreement, premises, now):
     """Notice that the committee or the Commission ended the provider's access."""
     return _queue("agreement_revoked", agreement, _context(agreement, premises), now)
+
+
+# --- Receipts: every decision, renewal and term end (the customer keeps a copy) --------
+
+
+def _words(moment, agreement):
+    return deadline_in_words(moment, agreement.language) if moment else ""
+
+
+def _receipt_context(agreement, premises):
+    return {
+        **_context(agreement, premises),
+        "decided_words": _words(agreement.decided_at, agreement),
+        "term_start_words": _words(agreement.term_start, agreement),
+        "term_end_words": _words(agreement.term_end, agreement),
+        "disclosure_version": agreement.disclosure.version if agreement.disclosure_id else None,
+        "renewal_count": agreement.renewal_count,
+    }
+
+
+def email_receipt_opted_in(*, agreement, premises, now):
+    """What the customer agreed to, the term, and how to end it or report the provider."""
+    return _queue("receipt_opted_in", agreement, _receipt_context(agreement, premises), now)
+
+
+def email_receipt_opted_out(*, agreement, premises, now):
+    """Confirms that nothing is shared."""
+    return _queue("receipt_opted_out", agreement, _receipt_context(agreement, premises), now)
+
+
+def email_receipt_reported_spam(*, agreement, premises, now):
+    """Confirms that nothing is shared and that the report reached the portal."""
+    return _queue("receipt_reported_spam", agreement, _receipt_context(agreement, premises), now)
+
+
+def email_renewal_request(*, agreement, premises, renewal, link_url, now):
+    """The request to renew (R12), to the address the CSP gave: one click for
+    a large commercial customer, the full affirmation for everyone else."""
+    context = {
+        **_receipt_context(agreement, premises),
+        "one_click": renewal.kind == "one_click",
+        "renewal_months": renewal.term_months,
+        "new_term_end_words": _words(
+            renewal_term_end(agreement.term_end, renewal.term_months), agreement
+        ),
+        "link_url": link_url,
+        "deadline_words": _words(renewal.expires_at, agreement),
+    }
+    return _queue("renewal_request", agreement, context, now, to=renewal.customer_email)
+
+
+def email_receipt_renewed(*, agreement, premises, renewal, now):
+    context = {**_receipt_context(agreement, premises), "renewal_months": renewal.term_months}
+    return _queue("receipt_renewed", agreement, context, now, to=renewal.customer_email)
+
+
+def email_receipt_renewal_declined(*, agreement, premises, renewal, now):
+    context = _receipt_context(agreement, premises)
+    return _queue("receipt_renewal_declined", agreement, context, now, to=renewal.customer_email)
+
+
+def email_receipt_term_ended(*, agreement, premises, now):
+    """The term (with its renewals) ran out: no more data flows."""
+    return _queue("receipt_term_ended", agreement, _receipt_context(agreement, premises), now)

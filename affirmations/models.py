@@ -252,6 +252,7 @@ class RecordEvent(models.TextChoices):
     RENEWAL_REQUESTED = "renewal_requested", "Renewal requested"
     RENEWED = "renewed", "Renewed"
     RENEWAL_TIMED_OUT = "renewal_timed_out", "Renewal timed out"
+    RENEWAL_DECLINED = "renewal_declined", "Renewal declined"
     STATUS_CHANGED = "status_changed", "Status changed"
     CSP_STATUS_CHANGED = "csp_status_changed", "CSP status changed"
     OTHER = "other", "Other"

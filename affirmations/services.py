@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.urls import reverse
 
 from csp_registry.models import CspStatus
@@ -21,7 +22,7 @@ from premises.services import max_term_months_for, premises_authenticate
 from smt_portal import sealed_tokens
 
 from . import emails
-from .calendar import affirmation_deadline, configured_holidays
+from .calendar import affirmation_deadline, configured_holidays, renewal_term_end, term_end
 from .masking import mask_email
 from .models import (
     OPEN_STATUSES,
@@ -29,10 +30,12 @@ from .models import (
     AgreementLink,
     AgreementPremise,
     AgreementStatus,
+    Disclosure,
     EndedBy,
     LinkPurpose,
     RecordEvent,
     Renewal,
+    RenewalKind,
     RenewalStatus,
 )
 from .records import Actor, Entry, record_append, records_append_many
@@ -103,6 +106,33 @@ class ReminderAlreadySent(AgreementError):
 class AgreementNotOpen(AgreementError):
     # The contract's code for "this agreement is not in a state that allows it".
     code = "agreement_not_active"
+
+
+class DecisionAlreadyMade(AgreementError):
+    """The customer (in another tab, or a second click) already decided."""
+
+    code = "already_decided"
+
+
+class RequestTimedOut(AgreementError):
+    code = "timed_out"
+
+
+class DisclosureOutdated(AgreementError):
+    """Staff published new disclosures after the page was shown: the customer
+    must see (and acknowledge) the version that is recorded."""
+
+    code = "disclosure_outdated"
+
+
+class RenewalPending(AgreementError):
+    code = "renewal_pending"
+
+
+class RenewalNotPending(AgreementError):
+    """The renewal was already answered, timed out, or its agreement ended."""
+
+    code = "renewal_not_pending"
 
 
 # --- Small helpers -------------------------------------------------------------
@@ -408,15 +438,18 @@ def agreement_terminate(*, agreement, ended_by, reason, actor, now):
     return current
 
 
-def _close(queryset, to_status, ended_by, reason, now):
+def _close(queryset, to_status, ended_by, reason, now, **also):
     """Set a final status on the agreements of ``queryset`` and close their
-    premises and pending renewals: three set-based UPDATEs."""
+    premises and pending renewals: three set-based UPDATEs. ``also`` are
+    further columns of the agreements' UPDATE (a decision's ``decided_at``)."""
     ids = queryset.values("pk")
     AgreementPremise.objects.filter(agreement__in=ids, is_open=True).update(is_open=False)
     Renewal.objects.filter(agreement__in=ids, status=RenewalStatus.PENDING).update(
         status=RenewalStatus.CANCELLED, decided_at=now
     )
-    return queryset.update(status=to_status, ended_at=now, ended_by=ended_by, end_reason=reason)
+    return queryset.update(
+        status=to_status, ended_at=now, ended_by=ended_by, end_reason=reason, **also
+    )
 
 
 def _email_ended(agreement, *, was_active, now):
@@ -493,21 +526,39 @@ def agreements_time_out(*, now):
 
 
 def agreements_end_terms(*, now):
-    """Every active agreement whose term has run out → ``term_ended``."""
+    """Every active agreement whose term has run out → ``term_ended``, with a
+    receipt to each customer."""
     due = Agreement.objects.filter(status=AgreementStatus.ACTIVE, term_end__lte=now)
     return _sweep(
         due, to_status=AgreementStatus.TERM_ENDED, event=RecordEvent.TERM_ENDED,
-        reason="The term ran out.", now=now,
+        reason="The term ran out.", now=now, notify=_email_term_ended_many,
     )  # fmt: skip
 
 
-def _sweep(due, *, to_status, event, reason, now):
+def _email_term_ended_many(ids, now):
+    """One receipt per agreement, built chunk by chunk with the provider and
+    premises prefetched: three queries per chunk, plus the email rows."""
+    for start in range(0, len(ids), RECORD_CHUNK):
+        agreements = (
+            Agreement.objects.filter(pk__in=ids[start : start + RECORD_CHUNK])
+            .select_related("csp", "disclosure")
+            .prefetch_related("premises")
+        )
+        for agreement in agreements:
+            emails.email_receipt_term_ended(
+                agreement=agreement, premises=list(agreement.premises.all()), now=now
+            )
+
+
+def _sweep(due, *, to_status, event, reason, now, notify=None):
     with transaction.atomic():
         rows = list(due.select_for_update().order_by("pk").values_list("pk", "csp_id", "status"))
         if not rows:
             return 0
         # The rows are locked, so the same condition changes exactly them.
         _close(due, to_status, EndedBy.SYSTEM, reason, now)
+        if notify is not None:
+            notify([pk for pk, _, _ in rows], now)
         # Built chunk by chunk: a million entries never sit in memory at once.
         for start in range(0, len(rows), RECORD_CHUNK):
             entries = [
@@ -515,4 +566,297 @@ def _sweep(due, *, to_status, event, reason, now):
                 for pk, csp_id, status in rows[start : start + RECORD_CHUNK]
             ]
             records_append_many(entries=entries, actor=Actor.system(), now=now)
+    return len(rows)
+
+
+# --- The customer's decision (R6–R8, R10, R13) -------------------------------------------
+#
+# A decision is taken under a row lock on the agreement, so however many tabs,
+# clicks or concurrent submissions arrive, the first one decides and every
+# other one finds ``DecisionAlreadyMade``. The bot challenge is the view's
+# business (it is about the HTTP request); everything else is checked here.
+
+
+def disclosure_current():
+    """The disclosures customers see and acknowledge now: the newest version."""
+    return Disclosure.objects.order_by("-version").first()
+
+
+def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
+    """The customer agrees: the agreement becomes ``active`` and its term starts now.
+
+    Raises ``CspNotActive`` (a suspended or revoked provider cannot be opted
+    into), ``DisclosureOutdated``, ``DecisionAlreadyMade`` or ``RequestTimedOut``.
+    """
+    with transaction.atomic():
+        # The provider's row first, as a request does (same lock order, so no
+        # deadlock with a revocation): a suspension waits for this opt-in or
+        # this opt-in sees it.
+        _lock_active_csp(agreement.csp)
+        locked = _lock_undecided(agreement, now)
+        _check_disclosure(disclosure)
+        start, end = now, term_end(now, locked.term_months)
+        Agreement.objects.filter(pk=locked.pk).update(
+            status=AgreementStatus.ACTIVE, decided_at=now, affirmed_at=now,
+            disclosure=disclosure, term_start=start, term_end=end,
+        )  # fmt: skip
+        details = {
+            **_transition(locked.status, AgreementStatus.ACTIVE),
+            "disclosure_version": disclosure.version,
+            "term_start": start,
+            "term_end": end,
+        }
+        return _announce_decision(
+            locked.pk, RecordEvent.OPTED_IN, emails.email_receipt_opted_in,
+            Actor.customer(ip=ip, user_agent=user_agent), details, now,
+        )  # fmt: skip
+
+
+def agreement_opt_out(*, agreement, ip, user_agent, now):
+    """The customer declines: ``opted_out``. Possible even while the provider
+    is suspended: saying no never needs the provider's standing."""
+    return _decline(
+        agreement, to_status=AgreementStatus.OPTED_OUT, event=RecordEvent.OPTED_OUT,
+        email=emails.email_receipt_opted_out, reason="The customer opted out.",
+        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+    )  # fmt: skip
+
+
+def agreement_report_spam(*, agreement, ip, user_agent, now):
+    """The customer did not ask for this: ``reported_spam`` (counted apart from
+    an opt-out by monitoring, and it starts the provider's cooldown)."""
+    return _decline(
+        agreement, to_status=AgreementStatus.REPORTED_SPAM, event=RecordEvent.REPORTED_SPAM,
+        email=emails.email_receipt_reported_spam,
+        reason="The customer reported the request as spam.",
+        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+    )  # fmt: skip
+
+
+def _decline(agreement, *, to_status, event, email, reason, actor, now):
+    with transaction.atomic():
+        locked = _lock_undecided(agreement, now)
+        _close(
+            Agreement.objects.filter(pk=locked.pk), to_status, EndedBy.CUSTOMER, reason, now,
+            decided_at=now,
+        )  # fmt: skip
+        details = {**_transition(locked.status, to_status), "reason": reason}
+        return _announce_decision(locked.pk, event, email, actor, details, now)
+
+
+def _lock_undecided(agreement, now):
+    """The agreement under a row lock, if the customer can still decide it."""
+    locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    if locked.status != AgreementStatus.PENDING_AFFIRMATION:
+        raise DecisionAlreadyMade(f"This request was already answered ({locked.status}).")
+    # The sweep may not have run yet: the deadline itself decides.
+    if locked.affirmation_expires_at < now:
+        raise RequestTimedOut("This request's deadline has passed.")
+    return locked
+
+
+def _check_disclosure(disclosure):
+    current = disclosure_current()
+    if disclosure is None or current is None or disclosure.pk != current.pk:
+        raise DisclosureOutdated("The disclosures changed; read and acknowledge the new version.")
+
+
+def _announce_decision(agreement_id, event, email, actor, details, now):
+    current = Agreement.objects.select_related("csp", "disclosure").get(pk=agreement_id)
+    sent = email(agreement=current, premises=list(current.premises.all()), now=now)
+    record_append(
+        event=event, actor=actor, now=now, agreement=current,
+        details={**details, "email_id": sent.pk},
+    )  # fmt: skip
+    return current
+
+
+# --- Renewals (R12) ------------------------------------------------------------------------
+
+
+def renewal_url(placeholder: str) -> str:
+    path = reverse("affirmations:renew", args=["TOKEN"]).replace("TOKEN", placeholder)
+    return settings.SITE_URL + path
+
+
+def renewal_link_find(*, token: str):
+    """The renewal link a token opens, with its renewal, agreement and CSP, or ``None``."""
+    link = agreement_link_find(token=token, purpose=LinkPurpose.RENEWAL)
+    return link if link is not None and link.renewal_id is not None else None
+
+
+def agreement_renewal_request(*, agreement, customer_email, actor, now):
+    """The CSP asks to renew an active agreement; the portal emails the customer (R4, R12).
+
+    Every premise large commercial: a one-click renewal for the original term.
+    Otherwise the full affirmation, for the original term cut to the policy
+    limit in force now. Raises ``CspNotActive``, ``AgreementNotOpen`` or
+    ``RenewalPending`` (one open renewal at a time).
+    """
+    placeholder, token_hash = sealed_tokens.sealed_token_new(LinkPurpose.RENEWAL.value)
+    try:
+        with transaction.atomic():
+            _lock_active_csp(agreement.csp)
+            locked = _lock_active_agreement(agreement, now)
+            _time_out_stale_renewal(locked, now)
+            renewal = _renewal_create(locked, customer_email, now)
+            _announce_renewal(locked, renewal, (placeholder, token_hash), actor, now)
+    except IntegrityError:
+        # A concurrent request committed its renewal first.
+        raise RenewalPending(
+            "A renewal of this agreement is already waiting for the customer."
+        ) from None
+    return renewal
+
+
+def _lock_active_agreement(agreement, now):
+    locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    # The term-end sweep may not have run yet: the term itself decides.
+    if locked.status != AgreementStatus.ACTIVE or locked.term_end <= now:
+        raise AgreementNotOpen("Only an active agreement within its term can be renewed.")
+    return locked
+
+
+def _time_out_stale_renewal(agreement, now):
+    """A pending renewal past its deadline (not yet swept) no longer blocks a new one."""
+    renewals_time_out(now=now, agreement_id=agreement.pk)
+    if Renewal.objects.filter(agreement=agreement, status=RenewalStatus.PENDING).exists():
+        raise RenewalPending(
+            "A renewal of this agreement is already waiting for the customer."
+        ) from None
+
+
+def _renewal_create(agreement, customer_email, now):
+    premises = list(agreement.premises.all())
+    one_click = all(p.large_commercial for p in premises)
+    if one_click:
+        months = agreement.term_months
+    else:
+        limit = max_term_months_for(all_large_commercial=False, policy=TermPolicy.current())
+        months = min(agreement.term_months, limit)
+    agreement.premise_list = premises
+    return Renewal.objects.create(
+        agreement=agreement,
+        kind=RenewalKind.ONE_CLICK if one_click else RenewalKind.FULL_AFFIRMATION,
+        customer_email=customer_email,
+        term_months=months,
+        requested_at=now,
+        expires_at=affirmation_deadline(now, holidays=configured_holidays()),
+    )
+
+
+def _announce_renewal(agreement, renewal, link, actor, now):
+    placeholder, token_hash = link
+    AgreementLink.objects.create(
+        agreement=agreement, renewal=renewal, purpose=LinkPurpose.RENEWAL,
+        token_hash=token_hash, created_at=now, expires_at=renewal.expires_at,
+    )  # fmt: skip
+    email = emails.email_renewal_request(
+        agreement=agreement, premises=agreement.premise_list, renewal=renewal,
+        link_url=renewal_url(placeholder), now=now,
+    )  # fmt: skip
+    record_append(
+        event=RecordEvent.RENEWAL_REQUESTED, actor=actor, now=now, agreement=agreement,
+        details={"renewal_id": renewal.pk, "kind": renewal.kind,
+                 "term_months": renewal.term_months, "email_id": email.pk,
+                 "customer_email": mask_email(renewal.customer_email),
+                 "link_expires_at": renewal.expires_at},
+    )  # fmt: skip
+
+
+def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
+    """The customer renews: the term is extended by the renewal's term,
+    starting when the current term ends (glossary, "Terms").
+
+    A full-affirmation renewal needs the current ``disclosure`` (the view has
+    checked the bot challenge); a one-click renewal needs nothing more.
+    Raises ``CspNotActive``, ``RenewalNotPending``, ``AgreementNotOpen`` or
+    ``DisclosureOutdated``.
+    """
+    with transaction.atomic():
+        _lock_active_csp(renewal.agreement.csp)
+        locked = Agreement.objects.select_for_update().get(pk=renewal.agreement_id)
+        pending = _renewal_pending(renewal, now)
+        if locked.status != AgreementStatus.ACTIVE or locked.term_end <= now:
+            raise AgreementNotOpen("The agreement ended before it was renewed.")
+        if pending.kind == RenewalKind.FULL_AFFIRMATION:
+            _check_disclosure(disclosure)
+        new_end = renewal_term_end(locked.term_end, pending.term_months)
+        _renewal_decide(pending, RenewalStatus.RENEWED, now, disclosure=disclosure,
+                        new_term_end=new_end)  # fmt: skip
+        Agreement.objects.filter(pk=locked.pk).update(
+            term_end=new_end, renewal_count=F("renewal_count") + 1
+        )
+        current = Agreement.objects.select_related("csp", "disclosure").get(pk=locked.pk)
+        pending.refresh_from_db()
+        sent = emails.email_receipt_renewed(
+            agreement=current, premises=list(current.premises.all()), renewal=pending, now=now
+        )
+        record_append(
+            event=RecordEvent.RENEWED, now=now, agreement=current,
+            actor=Actor.customer(ip=ip, user_agent=user_agent),
+            details={"renewal_id": pending.pk, "kind": pending.kind,
+                     "disclosure_version": disclosure.version if disclosure else None,
+                     "previous_term_end": locked.term_end, "term_end": new_end,
+                     "email_id": sent.pk},
+        )  # fmt: skip
+    return pending
+
+
+def agreement_renewal_decline(*, renewal, ip, user_agent, now):
+    """The customer does not renew: the agreement runs to its current term end."""
+    with transaction.atomic():
+        pending = _renewal_pending(renewal, now)
+        _renewal_decide(pending, RenewalStatus.DECLINED, now)
+        agreement = Agreement.objects.select_related("csp", "disclosure").get(
+            pk=pending.agreement_id
+        )
+        sent = emails.email_receipt_renewal_declined(
+            agreement=agreement, premises=list(agreement.premises.all()), renewal=pending, now=now
+        )
+        record_append(
+            event=RecordEvent.RENEWAL_DECLINED, now=now, agreement=agreement,
+            actor=Actor.customer(ip=ip, user_agent=user_agent),
+            details={"renewal_id": pending.pk, "email_id": sent.pk},
+        )  # fmt: skip
+    return pending
+
+
+def _renewal_pending(renewal, now):
+    locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
+    if locked.status != RenewalStatus.PENDING or locked.expires_at < now:
+        raise RenewalNotPending("This renewal can no longer be answered.")
+    return locked
+
+
+def _renewal_decide(renewal, status, now, **fields):
+    changed = Renewal.objects.filter(pk=renewal.pk, status=RenewalStatus.PENDING).update(
+        status=status, decided_at=now, **fields
+    )
+    if changed != 1:  # the row lock makes this unreachable; never decide twice
+        raise RenewalNotPending("This renewal can no longer be answered.")
+
+
+def renewals_time_out(*, now, agreement_id=None):
+    """Every renewal still pending after its deadline → ``timed_out`` (the
+    agreement keeps running to its current term end). Returns how many."""
+    due = Renewal.objects.filter(status=RenewalStatus.PENDING, expires_at__lt=now)
+    if agreement_id is not None:
+        due = due.filter(agreement_id=agreement_id)
+    with transaction.atomic():
+        rows = list(
+            due.select_for_update(of=("self",))
+            .order_by("pk")
+            .values_list("pk", "agreement_id", "agreement__csp_id")
+        )
+        if not rows:
+            return 0
+        Renewal.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
+            status=RenewalStatus.TIMED_OUT, decided_at=now
+        )
+        entries = [
+            Entry(RecordEvent.RENEWAL_TIMED_OUT, agreement_id, csp_id, {"renewal_id": pk})
+            for pk, agreement_id, csp_id in rows
+        ]
+        _append_in_chunks(entries, actor=Actor.system(), now=now)
     return len(rows)

@@ -4,7 +4,7 @@ service; the services select by due-date columns, so a missed run catches up."""
 from celery import shared_task
 from django.utils import timezone
 
-from .services import agreements_end_terms, agreements_time_out
+from .services import agreements_end_terms, agreements_time_out, renewals_time_out
 
 
 @shared_task
@@ -15,3 +15,8 @@ def time_out_unanswered_requests():
 @shared_task
 def end_finished_terms():
     return {"term_ended": agreements_end_terms(now=timezone.now())}
+
+
+@shared_task
+def time_out_unanswered_renewals():
+    return {"renewals_timed_out": renewals_time_out(now=timezone.now())}

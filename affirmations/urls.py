@@ -1,11 +1,22 @@
-"""Customer pages reached from emails."""
+"""Customer pages reached from emails, and the development outbox."""
 
 from django.urls import path
 
-from . import views
+from . import dev_views, views
 
 app_name = "affirmations"
 
 urlpatterns = [
-    path("affirm/<str:token>/", views.affirmation_page, name="affirm"),
+    path("affirm/", views.affirmation_page, name="affirmation"),
+    path("affirm/opt-in/", views.affirmation_opt_in, name="opt-in"),
+    path("affirm/opt-out/", views.affirmation_opt_out, name="opt-out"),
+    path("affirm/report-spam/", views.affirmation_report_spam, name="report-spam"),
+    path("affirm/<path:token>/", views.affirmation_link, name="affirm"),
+    path("renew/", views.renewal_page, name="renewal"),
+    path("renew/confirm/", views.renewal_renew, name="renew-confirm"),
+    path("renew/decline/", views.renewal_decline, name="renew-decline"),
+    path("renew/<path:token>/", views.renewal_link, name="renew"),
+    # Development only: each view answers 404 unless settings.DEBUG is on.
+    path("dev/outbox/", dev_views.outbox_list, name="dev-outbox"),
+    path("dev/outbox/<int:email_id>/", dev_views.outbox_email, name="dev-outbox-email"),
 ]

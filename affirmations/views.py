@@ -1,43 +1,416 @@
-"""Customer pages. Mail scanners open links, so a GET here never changes anything."""
+"""The customer's pages: the affirmation (``/affirm/``) and the renewal (``/renew/``).
 
-from django.http import Http404
+Mail scanners open links, so a GET never changes anything; every decision is
+its own POST (CSRF-protected) calling one service. The token leaves the URL at
+once: ``/affirm/<token>/`` finds the link by the token's hash, remembers the
+link in the session and redirects to the token-free ``/affirm/``, so the token
+reaches no access log, history entry or ``Referer`` beyond that first request.
+The session may hold several links (a customer with two requests open in two
+tabs); each form names the link it is about, and only a link the session
+opened is accepted.
+"""
+
+from functools import wraps
+
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
-from .calendar import deadline_in_words
-from .models import AgreementStatus, Language
-from .services import agreement_link_find
+from csp_registry.client_ip import client_ip
+from csp_registry.models import CspStatus
+
+from . import services
+from .calendar import deadline_in_words, renewal_term_end, term_end
+from .forms import AffirmationForm
+from .language import page_language
+from .models import AgreementLink, AgreementStatus, RenewalKind, RenewalStatus
+
+MAX_LINKS_IN_SESSION = 10
+DECIDED_STATUSES = (
+    AgreementStatus.ACTIVE,
+    AgreementStatus.OPTED_OUT,
+    AgreementStatus.REPORTED_SPAM,
+)
 
 
-def _page_language(request, agreement):
-    asked = request.GET.get("lang", "")
-    return asked if asked in Language.values else agreement.language
+def private(view=None, *, referrer_policy="same-origin"):
+    """These pages concern one customer: keep them out of caches and search
+    engines, and their addresses out of other sites' ``Referer``.
 
-
-@require_safe
-def affirmation_page(request, token):
-    """The request, shown read-only (the decision page comes with the next issue).
-
-    An unknown token answers the same neutral 404 as any other missing page,
-    so the page cannot be used to test guesses.
+    The link views, whose URL carries the token, send ``no-referrer`` (a
+    redirect's policy also governs the request it leads to). The token-free
+    pages send ``same-origin``: with ``no-referrer`` browsers send
+    ``Origin: null`` on a form POST, which CSRF protection rightly refuses.
     """
-    link = agreement_link_find(token=token)
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            response["Cache-Control"] = "no-store"
+            response["Referrer-Policy"] = referrer_policy
+            response["X-Robots-Tag"] = "noindex, nofollow"
+            return response
+
+        return wrapped
+
+    return decorate(view) if view is not None else decorate
+
+
+def link_not_found(request):
+    """One neutral page for an unknown, used or malformed link: it says
+    nothing about whether the token ever existed."""
+    page_language(request)
+    return render(request, "affirmations/link_not_found.html", status=404)
+
+
+# --- Links kept in the session -------------------------------------------------------
+
+
+def _remember(request, kind, link):
+    key = f"{kind}_links"
+    links = [pk for pk in request.session.get(key, []) if pk != link.pk]
+    request.session[key] = [*links, link.pk][-MAX_LINKS_IN_SESSION:]
+    request.session[f"{kind}_current"] = link.pk
+
+
+def _session_link(request, kind, pk):
+    if pk is None or pk not in request.session.get(f"{kind}_links", []):
+        return None
+    return (
+        AgreementLink.objects.select_related("agreement__csp", "renewal")
+        .filter(pk=pk, purpose="affirmation" if kind == "affirmation" else "renewal")
+        .first()
+    )
+
+
+def _current_link(request, kind):
+    return _session_link(request, kind, request.session.get(f"{kind}_current"))
+
+
+def _posted_link(request, kind):
+    try:
+        pk = int(request.POST.get("link", ""))
+    except ValueError:
+        return None
+    link = _session_link(request, kind, pk)
+    if link is not None:
+        request.session[f"{kind}_current"] = link.pk
+    return link
+
+
+def _notice(request, kind, value=None):
+    """Set (``value``) or take the one-time notice shown after a POST."""
+    key = f"{kind}_notice"
+    if value is not None:
+        request.session[key] = value
+        return value
+    return request.session.pop(key, "")
+
+
+def _customer(request):
+    return {
+        "ip": client_ip(request),
+        "user_agent": request.headers.get("User-Agent", "")[:500],
+    }
+
+
+# --- The affirmation ---------------------------------------------------------------------
+
+
+def affirmation_state(agreement, now):
+    """What the page can offer for this request now.
+
+    ``pending``: all three actions. ``provider_unavailable``: the provider is
+    suspended (opt-out and spam report still possible: saying no needs no
+    standing) or revoked (nothing left to decide). ``timed_out`` even before
+    the sweep has run. ``decided``: the customer's own decision. ``closed``:
+    anything else (withdrawn, later ended): the neutral page.
+    """
+    status = agreement.status
+    if status == AgreementStatus.PENDING_AFFIRMATION:
+        if agreement.affirmation_expires_at < now:
+            return "timed_out"
+        if agreement.csp.status != CspStatus.ACTIVE:
+            return "provider_unavailable"
+        return "pending"
+    if status == AgreementStatus.TIMED_OUT:
+        return "timed_out"
+    if status == AgreementStatus.REVOKED and agreement.csp.status == CspStatus.REVOKED:
+        return "provider_unavailable"
+    if status in DECIDED_STATUSES and agreement.decided_at is not None:
+        return "decided"
+    return "closed"
+
+
+@private(referrer_policy="no-referrer")
+@require_safe
+def affirmation_link(request, token):
+    """``/affirm/<token>/``: check the token, move it into the session, redirect."""
+    link = services.agreement_link_find(token=token)
     if link is None:
-        raise Http404
+        return link_not_found(request)
+    state = affirmation_state(link.agreement, timezone.now())
+    opened_before = link.pk in request.session.get("affirmation_links", [])
+    # A used link opens nothing, except for the browser that used it.
+    if state == "closed" or (state == "decided" and not opened_before):
+        return link_not_found(request)
+    _remember(request, "affirmation", link)
+    return HttpResponseRedirect(reverse("affirmations:affirmation"))
+
+
+@private
+@require_safe
+def affirmation_page(request):
+    link = _current_link(request, "affirmation")
+    if link is None:
+        return link_not_found(request)
+    return _affirmation_render(request, link, notice=_notice(request, "affirmation"))
+
+
+def _affirmation_render(request, link, *, form=None, notice="", status=200):
     agreement = link.agreement
-    language = _page_language(request, agreement)
+    language = page_language(request, agreement)
+    now = timezone.now()
+    state = affirmation_state(agreement, now)
+    if state == "closed":
+        return link_not_found(request)
     context = {
+        "link": link,
         "agreement": agreement,
         "csp": agreement.csp,
         "premises": agreement.premises.all(),
-        "language": language,
-        "deadline_words": deadline_in_words(link.expires_at, language),
-        "expired": link.expires_at < timezone.now(),
-        "pending": agreement.status == AgreementStatus.PENDING_AFFIRMATION,
+        "state": state,
+        "notice": notice,
+        "page_path": reverse("affirmations:affirmation"),
+        "deadline_words": deadline_in_words(agreement.affirmation_expires_at, language),
     }
-    response = render(request, "affirmations/request_readonly.html", context)
-    # A link carries a secret token: keep it out of caches and referrers.
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    if state in ("pending", "provider_unavailable"):
+        context.update(_pending_context(agreement, language, now, form))
+    if state == "decided":
+        context.update(_decided_context(agreement, language))
+    template = "affirmations/affirm_%s.html" % ("timed_out" if state == "timed_out" else "page")
+    if state == "timed_out":
+        status = 410
+    return render(request, template, context, status=status)
+
+
+def _pending_context(agreement, language, now, form):
+    disclosure = services.disclosure_current()
+    if form is None:
+        form = AffirmationForm(initial={"disclosure_version": getattr(disclosure, "version", None)})
+    return {
+        "disclosure": disclosure,
+        "disclosure_text": disclosure.text_for(language) if disclosure else "",
+        "form": form,
+        "term_end_if_now_words": deadline_in_words(term_end(now, agreement.term_months), language),
+    }
+
+
+def _decided_context(agreement, language):
+    return {
+        "decided_words": deadline_in_words(agreement.decided_at, language),
+        "term_end_words": (
+            deadline_in_words(agreement.term_end, language) if agreement.term_end else ""
+        ),
+    }
+
+
+def _decision_view(decide, *, allowed=("pending",)):
+    """A POST action: find the session's link, check that the request can
+    still be decided (else show what happened), decide, redirect (PRG)."""
+
+    @private
+    @require_POST
+    @wraps(decide)
+    def view(request):
+        link = _posted_link(request, "affirmation")
+        if link is None:
+            return link_not_found(request)
+        page_language(request, link.agreement)
+        state = affirmation_state(link.agreement, timezone.now())
+        if state not in allowed:
+            if state == "decided":
+                _notice(request, "affirmation", "already_decided")
+            return HttpResponseRedirect(reverse("affirmations:affirmation"))
+        return decide(request, link)
+
+    return view
+
+
+def _after(request, kind, call):
+    """Run a decision service; the redirected page shows what happened."""
+    try:
+        call()
+    except services.DecisionAlreadyMade:
+        _notice(request, kind, "already_decided")
+    except (services.RequestTimedOut, services.CspNotActive, services.RenewalNotPending):
+        pass  # the page shows the state: timed out, provider unavailable, ended
+    except services.AgreementNotOpen:
+        _notice(request, kind, "agreement_ended")
+    else:
+        _notice(request, kind, "decided")
+    target = "affirmations:affirmation" if kind == "affirmation" else "affirmations:renewal"
+    return HttpResponseRedirect(reverse(target))
+
+
+def _opt_in(request, link):
+    form = AffirmationForm(request.POST, request=request)
+    if not form.is_valid():
+        return _affirmation_render(request, link, form=form, status=400)
+    call = _call(
+        services.agreement_opt_in, request, agreement=link.agreement,
+        disclosure=form.cleaned_data["disclosure"],
+    )  # fmt: skip
+    try:
+        return _after(request, "affirmation", call)
+    except services.DisclosureOutdated:
+        return _disclosure_changed(request, link, _affirmation_render)
+
+
+def _call(service, request, **kwargs):
+    def call():
+        return service(**kwargs, **_customer(request), now=timezone.now())
+
+    return call
+
+
+def _disclosure_changed(request, link, render_page):
+    form = AffirmationForm(initial={"disclosure_version": services.disclosure_current().version})
+    form.changed_message = _(
+        "The disclosures were updated while this page was open. Read them again, then agree."
+    )
+    return render_page(request, link, form=form, status=409)
+
+
+def _opt_out(request, link):
+    call = _call(services.agreement_opt_out, request, agreement=link.agreement)
+    return _after(request, "affirmation", call)
+
+
+def _report_spam(request, link):
+    call = _call(services.agreement_report_spam, request, agreement=link.agreement)
+    return _after(request, "affirmation", call)
+
+
+# Saying no needs no standing: a suspended provider can still be refused or reported.
+_SAYING_NO = ("pending", "provider_unavailable")
+affirmation_opt_in = _decision_view(_opt_in)
+affirmation_opt_out = _decision_view(_opt_out, allowed=_SAYING_NO)
+affirmation_report_spam = _decision_view(_report_spam, allowed=_SAYING_NO)
+
+
+# --- The renewal (R12) -------------------------------------------------------------------
+
+
+def renewal_state(renewal, agreement, now):
+    """``pending``, ``renewed``, ``declined``, ``timed_out``, ``agreement_ended``
+    (the agreement ended meanwhile) or ``provider_unavailable``."""
+    if renewal.status == RenewalStatus.RENEWED:
+        return "renewed"
+    if renewal.status == RenewalStatus.DECLINED:
+        return "declined"
+    ended = agreement.status != AgreementStatus.ACTIVE or agreement.term_end <= now
+    if renewal.status == RenewalStatus.CANCELLED or ended:
+        return "agreement_ended"
+    if renewal.status == RenewalStatus.TIMED_OUT or renewal.expires_at < now:
+        return "timed_out"
+    if agreement.csp.status != CspStatus.ACTIVE:
+        return "provider_unavailable"
+    return "pending"
+
+
+@private(referrer_policy="no-referrer")
+@require_safe
+def renewal_link(request, token):
+    """``/renew/<token>/``: like the affirmation link; a GET never renews."""
+    link = services.renewal_link_find(token=token)
+    if link is None:
+        return link_not_found(request)
+    state = renewal_state(link.renewal, link.agreement, timezone.now())
+    opened_before = link.pk in request.session.get("renewal_links", [])
+    if state in ("renewed", "declined") and not opened_before:
+        return link_not_found(request)
+    _remember(request, "renewal", link)
+    return HttpResponseRedirect(reverse("affirmations:renewal"))
+
+
+@private
+@require_safe
+def renewal_page(request):
+    link = _current_link(request, "renewal")
+    if link is None:
+        return link_not_found(request)
+    return _renewal_render(request, link, notice=_notice(request, "renewal"))
+
+
+def _renewal_render(request, link, *, form=None, notice="", status=200):
+    agreement, renewal = link.agreement, link.renewal
+    language = page_language(request, agreement)
+    now = timezone.now()
+    state = renewal_state(renewal, agreement, now)
+    context = {
+        "link": link,
+        "agreement": agreement,
+        "renewal": renewal,
+        "csp": agreement.csp,
+        "premises": agreement.premises.all(),
+        "state": state,
+        "notice": notice,
+        "page_path": reverse("affirmations:renewal"),
+        "one_click": renewal.kind == RenewalKind.ONE_CLICK,
+        "deadline_words": deadline_in_words(renewal.expires_at, language),
+        "term_end_words": deadline_in_words(agreement.term_end, language),
+    }
+    if state == "pending":
+        new_end = renewal_term_end(agreement.term_end, renewal.term_months)
+        context["new_term_end_words"] = deadline_in_words(new_end, language)
+        if renewal.kind == RenewalKind.FULL_AFFIRMATION:
+            context.update(_pending_context(agreement, language, now, form))
+    return render(request, "affirmations/renew_page.html", context, status=status)
+
+
+def _renewal_action(act):
+    @private
+    @require_POST
+    @wraps(act)
+    def view(request):
+        link = _posted_link(request, "renewal")
+        if link is None:
+            return link_not_found(request)
+        page_language(request, link.agreement)
+        if renewal_state(link.renewal, link.agreement, timezone.now()) != "pending":
+            return HttpResponseRedirect(reverse("affirmations:renewal"))
+        return act(request, link)
+
+    return view
+
+
+def _renew(request, link):
+    renewal = link.renewal
+    if renewal.kind == RenewalKind.ONE_CLICK:
+        # R12: a large commercial customer renews with one click and nothing more.
+        return _after(request, "renewal", _call(services.agreement_renew, request, renewal=renewal))
+    form = AffirmationForm(request.POST, request=request)
+    if not form.is_valid():
+        return _renewal_render(request, link, form=form, status=400)
+    call = _call(
+        services.agreement_renew, request, renewal=renewal,
+        disclosure=form.cleaned_data["disclosure"],
+    )  # fmt: skip
+    try:
+        return _after(request, "renewal", call)
+    except services.DisclosureOutdated:
+        return _disclosure_changed(request, link, _renewal_render)
+
+
+def _decline_renewal(request, link):
+    call = _call(services.agreement_renewal_decline, request, renewal=link.renewal)
+    return _after(request, "renewal", call)
+
+
+renewal_renew = _renewal_action(_renew)
+renewal_decline = _renewal_action(_decline_renewal)

@@ -124,14 +124,11 @@ class MonthlyUsage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["premise", "month"], name="one_usage_row_per_month"),
             models.CheckConstraint(condition=Q(kwh__gte=0), name="usage_kwh_not_negative"),
-            models.CheckConstraint(
-                condition=Q(month__day=1), name="usage_month_is_first_day"
-            ),
+            models.CheckConstraint(condition=Q(month__day=1), name="usage_month_is_first_day"),
         ]
 
     def __str__(self):
         return f"{self.premise_id} {self.month:%Y-%m}: {self.kwh} kWh"
-
 
 
 class TermPolicy(models.Model):

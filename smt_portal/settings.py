@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "affirmations.language.QueryLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -209,6 +210,7 @@ PERIODIC_JOBS = {
     "outbox.tasks.relay_pending_emails": 60,
     "affirmations.tasks.time_out_unanswered_requests": 300,
     "affirmations.tasks.end_finished_terms": 300,
+    "affirmations.tasks.time_out_unanswered_renewals": 300,
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
 }

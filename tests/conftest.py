@@ -1,7 +1,6 @@
 """Shared fixtures. Personas and frozen clocks live here; apps add their own in
 ``tests/<app>/conftest.py``."""
 
-
 import pytest
 from celery import current_app
 

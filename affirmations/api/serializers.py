@@ -73,6 +73,12 @@ class AgreementTerminationInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class RenewalCreateInput(serializers.Serializer):
+    customer_email = serializers.EmailField(
+        max_length=254, help_text="Where the portal sends the renewal request (R4)."
+    )
+
+
 class AgreementPremiseOutput(serializers.Serializer):
     esi_id = serializers.CharField()
     large_commercial = serializers.BooleanField(

@@ -26,6 +26,8 @@ from .serializers import (
     AgreementListFilters,
     AgreementOutput,
     AgreementTerminationInput,
+    RenewalCreateInput,
+    RenewalOutput,
 )
 
 STATUS_FOR_ERROR = {
@@ -36,6 +38,7 @@ STATUS_FOR_ERROR = {
     services.AgreementNotPending: 409,
     services.ReminderAlreadySent: 409,
     services.AgreementNotOpen: 409,
+    services.RenewalPending: 409,
 }
 
 
@@ -230,3 +233,46 @@ class AgreementTerminationView(CspApiView):
             return _error(exc)
         agreement = agreements_of(request.csp).get(pk=agreement.pk)
         return Response(AgreementOutput(agreement).data)
+
+
+class AgreementRenewalsView(CspApiView):
+    rate_limit_scope = "agreements"
+
+    @extend_schema(
+        operation_id="agreements_renewals_create",
+        summary="Ask the customer to renew an active agreement (emails the customer)",
+        description=(
+            "Large commercial customers (every premise) renew with one click for the "
+            "original term; others go through the full affirmation, for the original term "
+            "cut to the policy limit. The link times out after five weekdays."
+        ),
+        request=RenewalCreateInput,
+        responses={
+            201: RenewalOutput,
+            **_error_docs(
+                **{
+                    "409": "`agreement_not_active`: only an active agreement within its term "
+                    "is renewed; `renewal_pending`: a renewal is already waiting for the "
+                    "customer."
+                }
+            ),
+        },
+        tags=["agreements"],
+    )
+    @idempotent
+    def post(self, request, agreement_id):
+        data = RenewalCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        agreement = get_object_or_404(
+            Agreement.objects.filter(csp=request.csp).select_related("csp"), pk=agreement_id
+        )
+        try:
+            renewal = services.agreement_renewal_request(
+                agreement=agreement,
+                customer_email=data.validated_data["customer_email"],
+                actor=_actor(request),
+                now=timezone.now(),
+            )
+        except services.AgreementError as exc:
+            return _error(exc)
+        return Response(RenewalOutput(renewal).data, status=201)

@@ -53,8 +53,9 @@ def premise_json(premise):
     return {"esi_id": esi_id, "meter_number": meter, "rep_certificate_number": certificate}
 
 
-def request_agreement(csp, *premises, term_months=12, now=NOW, language="en",
-                      email="jane.customer@example.com"):  # fmt: skip
+def request_agreement(
+    csp, *premises, term_months=12, now=NOW, language="en", email="jane.customer@example.com"
+):
     return services.agreement_request(
         csp=csp,
         premises=[triple(p) for p in premises],
@@ -77,3 +78,48 @@ def make_active(agreement, *, start=NOW):
     )
     agreement.refresh_from_db()
     return agreement
+
+
+# --- The customer's side: disclosures, the bot challenge, opening emailed links ----------
+
+
+@pytest.fixture
+def disclosure(db):
+    from affirmations.models import Disclosure
+
+    return Disclosure.objects.create(
+        version=3,
+        text_en="You share usage data.\nYou may end it at any time.",
+        text_es="Usted comparte datos de consumo.\nPuede terminarlo cuando quiera.",
+        published_at=NOW,
+    )
+
+
+@pytest.fixture
+def cheap_altcha(settings):
+    """The real challenge and verification, with the least work the library allows."""
+    settings.ALTCHA_CHALLENGE = {"algorithm": "SHA-256", "cost": 1, "key_prefix": "0"}
+
+
+def solved_challenge(**overrides):
+    """What the widget posts: a challenge the server signed, solved by the library."""
+    from altcha.v2 import Payload, solve_challenge
+    from altcha_django import build_challenge
+
+    challenge = build_challenge(**overrides)
+    return Payload(challenge, solve_challenge(challenge)).to_base64()
+
+
+def link_path(email, kind="affirm"):
+    """The emailed link's path (the stored body holds a placeholder, not the token)."""
+    from smt_portal.sealed_tokens import tokens_in
+
+    [token] = tokens_in(email.body_text)
+    return f"/{kind}/{token}/"
+
+
+def open_emailed_link(client, email, kind="affirm", **extra):
+    """Follow the link as the customer's browser does: token → session → redirect."""
+    response = client.get(link_path(email, kind), **extra)
+    assert response.status_code == 302, response.status_code
+    return response

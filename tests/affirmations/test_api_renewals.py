@@ -1,0 +1,72 @@
+"""POST /api/v1/agreements/{id}/renewals/ (R12; contract: 201, 409, 403)."""
+
+import pytest
+
+from affirmations.models import Renewal
+
+from .conftest import large_commercial, make_active, request_agreement, residential
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+BODY = {"customer_email": "owner@bigco.example"}
+
+
+def _url(agreement):
+    return f"/api/v1/agreements/{agreement.pk}/renewals/"
+
+
+def test_renewing_an_active_agreement_queues_the_email(
+    csp_api, mailoutbox, django_capture_on_commit_callbacks
+):
+    agreement = make_active(request_agreement(csp_api.csp, large_commercial(), term_months=24))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = csp_api.post(_url(agreement), BODY, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["kind"] == "one_click"
+    assert response.json()["term_months"] == 24
+    assert response.json()["status"] == "pending"
+    sent = [m for m in mailoutbox if m.to == ["owner@bigco.example"]]
+    assert len(sent) == 1 and "/renew/" in sent[0].body and "[[sealed" not in sent[0].body
+
+
+def test_a_second_renewal_while_one_is_open_is_a_conflict(csp_api):
+    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    assert csp_api.post(_url(agreement), BODY, format="json").status_code == 201
+    response = csp_api.post(_url(agreement), BODY, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "renewal_pending"
+    assert Renewal.objects.count() == 1
+
+
+def test_a_pending_request_cannot_be_renewed(csp_api):
+    agreement = request_agreement(csp_api.csp, residential())
+    response = csp_api.post(_url(agreement), BODY, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "agreement_not_active"
+
+
+def test_another_providers_agreement_is_not_found(csp_api, other_csp_api):
+    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    assert other_csp_api.post(_url(agreement), BODY, format="json").status_code == 404
+
+
+def test_a_suspended_provider_is_refused(suspended_csp_api):
+    response = suspended_csp_api.post("/api/v1/agreements/1/renewals/", BODY, format="json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csp_not_active"
+
+
+def test_the_email_address_is_required(csp_api):
+    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    response = csp_api.post(_url(agreement), {}, format="json")
+    assert response.status_code == 400
+    assert "customer_email" in response.json()["error"]["fields"]
+
+
+def test_an_idempotency_key_replays_the_first_answer(csp_api):
+    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    first = csp_api.post(_url(agreement), BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = csp_api.post(_url(agreement), BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert Renewal.objects.count() == 1

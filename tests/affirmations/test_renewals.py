@@ -1,0 +1,183 @@
+"""Renewal services (R12): one click for large commercial, the full affirmation otherwise."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from affirmations import services
+from affirmations.calendar import CENTRAL
+from affirmations.models import (
+    Agreement,
+    AgreementLink,
+    AgreementStatus,
+    EndedBy,
+    Record,
+    RecordEvent,
+    RenewalKind,
+    RenewalStatus,
+)
+from affirmations.records import Actor
+from csp_registry.models import CspStatus
+from outbox.models import OutboundEmail
+from premises.models import TermPolicy
+
+from .conftest import (
+    DEADLINE,
+    NOW,
+    large_commercial,
+    make_active,
+    request_agreement,
+    residential,
+)
+
+pytestmark = pytest.mark.django_db
+WHO = {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 Tests"}
+TERM_END_24 = datetime(2028, 11, 23, 9, 0, tzinfo=CENTRAL)
+
+
+def _request(agreement, email="owner@bigco.example", now=NOW):
+    return services.agreement_renewal_request(
+        agreement=agreement, customer_email=email, actor=Actor.csp(agreement.csp), now=now
+    )
+
+
+@pytest.fixture
+def commercial(active_csp):
+    return make_active(request_agreement(active_csp, large_commercial(), term_months=24))
+
+
+@pytest.fixture
+def home(active_csp):
+    return make_active(request_agreement(active_csp, residential(), term_months=12))
+
+
+def test_a_large_commercial_renewal_is_one_click_for_the_original_term(commercial):
+    renewal = _request(commercial)
+
+    assert renewal.kind == RenewalKind.ONE_CLICK
+    assert renewal.term_months == 24
+    assert renewal.expires_at == DEADLINE  # five weekdays, like the first link
+    link = AgreementLink.objects.get(renewal=renewal)
+    assert link.purpose == "renewal" and link.expires_at == DEADLINE
+    email = OutboundEmail.objects.get(kind="renewal_request")
+    assert email.to_address == "owner@bigco.example"
+    assert "/renew/[[sealed:renewal:" in email.body_text
+    assert 'press "Renew"' in email.body_text
+    assert Record.objects.get(event=RecordEvent.RENEWAL_REQUESTED).details["kind"] == "one_click"
+
+
+def test_a_mixed_or_residential_agreement_renews_through_the_full_affirmation(active_csp):
+    mixed = make_active(
+        request_agreement(active_csp, large_commercial(), residential(), term_months=12)
+    )
+    renewal = _request(mixed)
+    assert renewal.kind == RenewalKind.FULL_AFFIRMATION
+    assert "read the disclosures and agree" in OutboundEmail.objects.last().body_text
+
+
+def test_a_full_renewal_keeps_within_the_policy_limit_in_force_now(home):
+    TermPolicy.objects.update_or_create(pk=1, defaults={"standard_max_months": 6})
+    assert _request(home).term_months == 6
+
+
+def test_only_one_renewal_is_open_at_a_time(commercial):
+    _request(commercial)
+    with pytest.raises(services.RenewalPending):
+        _request(commercial)
+
+
+def test_a_renewal_past_its_deadline_no_longer_blocks_a_new_one(commercial):
+    first = _request(commercial)
+    second = _request(commercial, now=DEADLINE + timedelta(seconds=1))
+    first.refresh_from_db()
+    assert first.status == RenewalStatus.TIMED_OUT
+    assert second.status == RenewalStatus.PENDING
+
+
+def test_only_an_active_agreement_within_its_term_is_renewed(active_csp, commercial):
+    pending = request_agreement(active_csp, residential())
+    with pytest.raises(services.AgreementNotOpen):
+        _request(pending)
+    with pytest.raises(services.AgreementNotOpen):
+        _request(commercial, now=TERM_END_24)  # the sweep has not run yet
+
+
+def test_a_suspended_provider_starts_no_renewal(commercial):
+    commercial.csp.status = CspStatus.SUSPENDED
+    commercial.csp.save()
+    with pytest.raises(services.CspNotActive):
+        _request(commercial)
+
+
+def test_one_click_extends_the_term_by_the_original_term_from_its_end(commercial):
+    renewal = _request(commercial)
+    later = NOW + timedelta(days=2)
+
+    done = services.agreement_renew(renewal=renewal, now=later, **WHO)
+
+    assert done.status == RenewalStatus.RENEWED and done.decided_at == later
+    agreement = Agreement.objects.get()
+    assert agreement.term_end == datetime(2030, 11, 23, 9, 0, tzinfo=CENTRAL)
+    assert done.new_term_end == agreement.term_end
+    assert agreement.renewal_count == 1
+    record = Record.objects.get(event=RecordEvent.RENEWED)
+    assert record.ip == "198.51.100.7" and record.details["previous_term_end"]
+    receipt = OutboundEmail.objects.get(kind="receipt_renewed")
+    assert "November 23, 2030" in receipt.body_text
+
+
+def test_a_renewal_is_used_once(commercial):
+    renewal = _request(commercial)
+    services.agreement_renew(renewal=renewal, now=NOW, **WHO)
+    with pytest.raises(services.RenewalNotPending):
+        services.agreement_renew(renewal=renewal, now=NOW, **WHO)
+    assert Agreement.objects.get().renewal_count == 1
+
+
+def test_a_full_renewal_needs_the_current_disclosures(home, disclosure):
+    renewal = _request(home)
+    with pytest.raises(services.DisclosureOutdated):
+        services.agreement_renew(renewal=renewal, now=NOW, **WHO)
+    done = services.agreement_renew(renewal=renewal, disclosure=disclosure, now=NOW, **WHO)
+    assert done.disclosure == disclosure
+    assert Agreement.objects.get().term_end == datetime(2028, 11, 23, 9, 0, tzinfo=CENTRAL)
+    assert Record.objects.get(event=RecordEvent.RENEWED).details["disclosure_version"] == 3
+
+
+def test_a_renewal_after_its_deadline_is_refused_and_swept(commercial):
+    renewal = _request(commercial)
+    late = DEADLINE + timedelta(seconds=1)
+    with pytest.raises(services.RenewalNotPending):
+        services.agreement_renew(renewal=renewal, now=late, **WHO)
+
+    assert services.renewals_time_out(now=late) == 1
+    renewal.refresh_from_db()
+    assert renewal.status == RenewalStatus.TIMED_OUT
+    assert Record.objects.filter(event=RecordEvent.RENEWAL_TIMED_OUT).count() == 1
+    assert services.renewals_time_out(now=late) == 0
+
+
+def test_a_renewal_of_an_agreement_that_ended_meanwhile_is_refused(commercial):
+    renewal = _request(commercial)
+    services.agreement_terminate(
+        agreement=commercial,
+        ended_by=EndedBy.CSP,
+        reason="",
+        actor=Actor.csp(commercial.csp),
+        now=NOW,
+    )
+    renewal.refresh_from_db()
+    assert renewal.status == RenewalStatus.CANCELLED
+    with pytest.raises(services.RenewalNotPending):
+        services.agreement_renew(renewal=renewal, now=NOW, **WHO)
+    assert Agreement.objects.get().status == AgreementStatus.TERMINATED
+
+
+def test_declining_a_renewal_leaves_the_term_as_it_was(commercial):
+    renewal = _request(commercial)
+    services.agreement_renewal_decline(renewal=renewal, now=NOW, **WHO)
+    renewal.refresh_from_db()
+    assert renewal.status == RenewalStatus.DECLINED
+    assert Agreement.objects.get().term_end == TERM_END_24
+    assert Record.objects.filter(event=RecordEvent.RENEWAL_DECLINED).exists()
+    assert OutboundEmail.objects.filter(kind="receipt_renewal_declined").exists()
