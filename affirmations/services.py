@@ -95,6 +95,17 @@ class DuplicateAgreement(AgreementError):
         self.esi_ids = esi_ids
 
 
+class CooldownActive(AgreementError):
+    code = "cooldown_active"
+
+    def __init__(self, esi_ids):
+        super().__init__(
+            "This provider's earlier request was reported as spam; it cannot ask again yet "
+            "for: " + ", ".join(esi_ids)
+        )
+        self.esi_ids = esi_ids
+
+
 class AgreementNotPending(AgreementError):
     code = "agreement_not_pending"
 
@@ -221,6 +232,7 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
         with transaction.atomic():
             _lock_active_csp(csp)
             _refuse_duplicates(csp=csp, premises=checked.premises)
+            _refuse_during_spam_cooldown(csp=csp, premises=checked.premises, now=now)
             agreement = _agreement_create(
                 csp=csp,
                 checked=checked,
@@ -290,6 +302,15 @@ def _refuse_duplicates(*, csp, premises):
     )
     if taken:
         raise DuplicateAgreement(sorted(taken))
+
+
+def _refuse_during_spam_cooldown(*, csp, premises, now):
+    # Imported here: monitoring's enforcement imports this module.
+    from monitoring.services import spam_cooldown_blocks
+
+    blocked = set(spam_cooldown_blocks(csp=csp, premise_ids=[p.pk for p in premises], now=now))
+    if blocked:
+        raise CooldownActive(sorted(p.esi_id for p in premises if p.pk in blocked))
 
 
 def _agreement_create(*, csp, checked, customer_email, term_months, language, now):

@@ -35,6 +35,7 @@ STATUS_FOR_ERROR = {
     services.AuthenticationFailed: 422,
     services.TermExceedsLimit: 422,
     services.DuplicateAgreement: 409,
+    services.CooldownActive: 409,
     services.AgreementNotPending: 409,
     services.ReminderAlreadySent: 409,
     services.AgreementNotOpen: 409,
@@ -50,6 +51,7 @@ def _error(exc):
         services.AuthenticationFailed: lambda: {"failed_premises": exc.indexes},
         services.TermExceedsLimit: lambda: {"max_term_months": exc.maximum},
         services.DuplicateAgreement: lambda: {"esi_ids": exc.esi_ids},
+        services.CooldownActive: lambda: {"esi_ids": exc.esi_ids},
     }.get(type(exc))
     if extra:
         response.data["error"].update(extra())
@@ -130,7 +132,9 @@ class AgreementsView(CspGenericApiView):
             **_error_docs(
                 **{
                     "409": "`duplicate_agreement`: a pending or active agreement of this provider "
-                    "already covers an ESI ID (listed in `esi_ids`).",
+                    "already covers an ESI ID (listed in `esi_ids`); `cooldown_active`: the "
+                    "customer reported this provider's earlier request for an ESI ID (listed "
+                    "in `esi_ids`) as spam, and the staff-set cooldown has not passed.",
                     "422": "`authentication_failed`: `failed_premises` lists the index of each "
                     "premise that did not authenticate (never which fact); "
                     "`term_exceeds_limit`: `max_term_months` states the maximum; "
