@@ -4,6 +4,8 @@ not, and a re-run that adds no duplicate."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from affirmations.models import EndedBy, RecordEvent
 from csp_registry.models import ApiRequestLog
@@ -75,6 +77,27 @@ def test_ipv6_addresses_are_grouped_by_slash_48(csp):
     decided(csp, 25, ip_for=lambda i: f"2001:db8:1:{i:x}::1")
     [flag] = run_detectors("mass_affirmation_one_source")
     assert flag.evidence["figures"]["sources"][0]["network"] == "2001:db8:1::/48"
+
+
+def test_a_network_finding_samples_opt_ins_from_that_network(csp):
+    decided(csp, 3, ip_for=lambda i: f"192.0.2.{i + 1}")  # earlier rows, elsewhere
+    decided(csp, 25, ip_for=lambda i: f"203.0.113.{i + 1}")
+    [flag] = run_detectors("mass_affirmation_one_source")
+    assert {row["ip"].rsplit(".", 1)[0] for row in flag.evidence["samples"]} == {"203.0.113"}
+
+
+def test_mass_affirmation_samples_take_the_same_queries_for_any_number_of_csps(
+    csp, other_csp, django_assert_num_queries
+):
+    detector = DETECTORS["mass_affirmation_one_source"]
+    window = Window.containing(NOW, detector.window)
+    decided(csp, 10)
+    with CaptureQueriesContext(connection) as one_csp:
+        assert len(detector.find(window, detector.thresholds)) == 1
+    decided(other_csp, 10, ip_for=lambda i: "198.51.100.99")
+    with django_assert_num_queries(len(one_csp)):
+        findings = detector.find(window, detector.thresholds)
+    assert [len(finding.samples) for finding in findings] == [5, 5]
 
 
 def test_opt_ins_from_24_addresses_of_one_network_raise_nothing(csp):
@@ -302,6 +325,12 @@ def test_volume_alone_raises_a_flag(csp):
     assert flag.evidence["figures"]["per_csp"][0]["attempts"] == 30
 
 
+def test_volume_just_under_the_limits_raises_nothing(csp):
+    set_thresholds("authentication_attempts", max_attempts_per_csp=30, max_attempts_per_ip=30)
+    attempts(csp, 29)
+    assert run_detectors("authentication_attempts") == []
+
+
 def test_many_neighbouring_esi_ids_failing_is_enumeration(csp):
     set_thresholds("authentication_attempts", min_attempts_for_ratio=1000)
     attempts(csp, 20, failed=20, esi_id=lambda i: f"10443720000123{i:03d}")
@@ -360,6 +389,29 @@ def test_data_served_for_an_agreement_never_affirmed_raises_flag_b(csp):
         "served": 1, "refused": 0, "agreements": 1,
     }  # fmt: skip
     assert run_detectors("data_after_termination") == []
+
+
+def test_data_without_authorisation_is_flagged_once_per_window(csp):
+    pending = make_agreement(csp)
+    data_call(csp, pending.pk)
+    run_detectors("data_without_authorisation")
+    data_call(csp, pending.pk, minutes_ago=1)
+    [flag] = run_detectors("data_without_authorisation", now=NOW + timedelta(minutes=10))
+    assert flag.evidence["figures"]["served"] == 2
+
+
+def test_data_findings_of_many_csps_take_two_queries(csp, other_csp, django_assert_num_queries):
+    for caller in (csp, other_csp):
+        for i in range(7):  # seven unknown agreements each: samples are the first five
+            data_call(caller, 900_000 + i)
+    detector = DETECTORS["data_without_authorisation"]
+    window = Window(NOW - timedelta(hours=1), NOW)
+    with django_assert_num_queries(2):  # the findings with sample ids, then the sample rows
+        findings = detector.find(window, detector.thresholds)
+    assert {f.csp_id: f.figures["agreements"] for f in findings} == {csp.pk: 7, other_csp.pk: 7}
+    for finding in findings:
+        paths = [row["path"] for row in finding.samples]
+        assert paths == [f"/api/v1/agreements/{900_000 + i}/interval-data/" for i in range(5)]
 
 
 def test_data_requests_for_another_csps_agreement_are_flag_b(csp, other_csp):

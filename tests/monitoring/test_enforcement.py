@@ -205,7 +205,10 @@ def directive(csp, action, **dates):
 CONCLUDED = {"notice_given_on": date(2026, 11, 3), "procedure_concluded_on": date(2026, 11, 20)}
 
 
-@pytest.mark.parametrize("dates", [{}, {"notice_given_on": date(2026, 11, 3)}])
+@pytest.mark.parametrize(
+    "dates",
+    [{}, {"notice_given_on": date(2026, 11, 3)}, {"procedure_concluded_on": date(2026, 11, 20)}],
+)
 def test_a_directive_without_notice_and_procedure_cannot_be_carried_out(
     active_csp, admin_user, now, dates
 ):
@@ -223,6 +226,10 @@ def test_a_suspension_directive_suspends_and_notifies_once(active_csp, admin_use
     assert active_csp.status == CspStatus.SUSPENDED
     order.refresh_from_db()
     assert (order.carried_out_at, order.carried_out_by) == (now, admin_user)
+    assert order.outcome.startswith("Suspend carried out")
+    [change] = active_csp.status_changes.filter(to_status=CspStatus.SUSPENDED)
+    assert "Docket 47472-A relayed by Oncor" in change.reason
+    assert "notice 2026-11-03, procedure concluded 2026-11-20" in change.reason
     [notice] = mail_to(active_csp.notice_email)
     assert "Docket 47472-A" in notice.body_text and "Oncor" in notice.body_text
     with pytest.raises(DirectiveNotReady, match="already"):
@@ -238,6 +245,9 @@ def test_a_termination_directive_revokes_as_the_commission(active_csp, admin_use
                                                       EndedBy.COMMISSION)  # fmt: skip
     assert Record.objects.get(event=RecordEvent.REVOKED).actor_type == "commission"
     assert not mail_to(active_csp.notice_email)
+    active_csp.refresh_from_db()
+    assert active_csp.status == CspStatus.REVOKED
+    assert CommissionDirective.objects.get().outcome.startswith("Terminate (revoke) carried out")
 
 
 # --- Spam cooldown ---------------------------------------------------------------

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from csp_registry.models import CspStatusChange
+from csp_registry.services import csp_reject
 from monitoring.models import CustomerReport
 from monitoring.services import flag_dismiss, flag_uphold, report_submit
 
@@ -33,6 +34,13 @@ def test_the_register_lists_csps_that_have_been_active_with_upheld_reports(
     assert "Energy efficiency advice." in html and "Suspended" in html
     assert pending_csp.legal_name not in html
     assert CustomerReport.objects.count() == 4
+
+
+def test_a_rejected_applicant_is_never_listed(client, pending_csp, admin_user):
+    csp_reject(csp=pending_csp, now=timezone.now(), reason="incomplete", by=admin_user)
+    pending_csp.refresh_from_db()
+    assert pending_csp.status == "revoked"
+    assert list(client.get(URL).context["providers"]) == []
 
 
 def test_the_register_is_in_spanish(client, suspended_csp):
