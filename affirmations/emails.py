@@ -5,16 +5,38 @@ commit. Templates: ``templates/emails/<kind>/<language>/`` (subject, text and
 HTML, English and Spanish). Emails carry no images and no tracking.
 """
 
-from outbox.services import email_queue
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from outbox.models import OutboundEmail
+from outbox.services import email_queue, email_render
 
 from .calendar import deadline_in_words, renewal_term_end
+
+logger = logging.getLogger(__name__)
+
+
+def csp_full_name(csp):
+    """The provider as the customer should recognise it: "Brand (Legal name)"
+    when it trades under another name, else the legal name once."""
+    if csp.dba_name and csp.dba_name != csp.legal_name:
+        return f"{csp.dba_name} ({csp.legal_name})"
+    return csp.legal_name
+
+
+def csp_report_url(csp):
+    """The report form with this provider already chosen."""
+    return f"{settings.SITE_URL}/report/?csp={csp.pk}"
 
 
 def _context(agreement, premises):
     csp = agreement.csp
     return {
         "csp_name": csp.display_name,
-        "csp_legal_name": csp.legal_name,
+        "csp_full_name": csp_full_name(csp),
+        "csp_report_url": csp_report_url(csp),
         "premises": [{"esi_id": p.esi_id, "service_address": p.service_address} for p in premises],
         "term_months": agreement.term_months,
         "confirmation_code": agreement.confirmation_code,
@@ -87,9 +109,11 @@ def _receipt_context(agreement, premises):
     }
 
 
-def email_receipt_opted_in(*, agreement, premises, now):
-    """What the customer agreed to, the term, and how to end it or report the provider."""
-    return _queue("receipt_opted_in", agreement, _receipt_context(agreement, premises), now)
+def email_receipt_opted_in(*, agreement, premises, end_url, now):
+    """What the customer agreed to, the term, and how to end it (``end_url``,
+    the termination link) or report the provider."""
+    context = {**_receipt_context(agreement, premises), "end_url": end_url}
+    return _queue("receipt_opted_in", agreement, context, now)
 
 
 def email_receipt_opted_out(*, agreement, premises, now):
@@ -118,8 +142,13 @@ def email_renewal_request(*, agreement, premises, renewal, link_url, now):
     return _queue("renewal_request", agreement, context, now, to=renewal.customer_email)
 
 
-def email_receipt_renewed(*, agreement, premises, renewal, now):
-    context = {**_receipt_context(agreement, premises), "renewal_months": renewal.term_months}
+def email_receipt_renewed(*, agreement, premises, renewal, end_url, now):
+    """The new term end, and how to end the sharing (``end_url``) or report the provider."""
+    context = {
+        **_receipt_context(agreement, premises),
+        "renewal_months": renewal.term_months,
+        "end_url": end_url,
+    }
     return _queue("receipt_renewed", agreement, context, now, to=renewal.customer_email)
 
 
@@ -128,6 +157,39 @@ def email_receipt_renewal_declined(*, agreement, premises, renewal, now):
     return _queue("receipt_renewal_declined", agreement, context, now, to=renewal.customer_email)
 
 
-def email_receipt_term_ended(*, agreement, premises, now):
-    """The term (with its renewals) ran out: no more data flows."""
-    return _queue("receipt_term_ended", agreement, _receipt_context(agreement, premises), now)
+def emails_receipt_term_ended_many(*, agreements, now):
+    """The term (with its renewals) ran out: no more data flows. The receipts
+    of a whole sweep chunk, in one INSERT rather than one per agreement.
+
+    Each row is rendered and stored as ``email_queue`` does it (same kind,
+    templates and fields). One relay task, published after commit, sends
+    them; the beat relay sends whatever that run leaves, as for any row the
+    broker missed. ``agreements`` come with ``csp`` and ``premises`` loaded.
+    """
+    rows = [_term_ended_row(agreement, now) for agreement in agreements]
+    created = OutboundEmail.objects.bulk_create(rows)
+    if created:
+        transaction.on_commit(_relay_now)
+    return created
+
+
+def _term_ended_row(agreement, now):
+    context = _receipt_context(agreement, agreement.premises.all())
+    subject, body_text, body_html = email_render(
+        kind="receipt_term_ended", language=agreement.language, context=context
+    )
+    return OutboundEmail(
+        kind="receipt_term_ended", language=agreement.language,
+        to_address=agreement.customer_email, subject=subject, body_text=body_text,
+        body_html=body_html, next_attempt_at=now, created_at=now,
+        related_label=f"agreement:{agreement.pk}",
+    )  # fmt: skip
+
+
+def _relay_now():
+    from outbox.tasks import relay_pending_emails  # the outbox's tasks import its services
+
+    try:
+        relay_pending_emails.delay()
+    except Exception as exc:  # broker down: the beat relay sends them later
+        logger.warning("could not publish the relay of term-end receipts (%s)", type(exc).__name__)

@@ -144,6 +144,9 @@ class AgreementPremise(models.Model):
 class LinkPurpose(models.TextChoices):
     AFFIRMATION = "affirmation", "Affirmation"
     RENEWAL = "renewal", "Renewal"
+    # Sent with the opt-in and renewal receipts: the customer has no account,
+    # so this link is how they end the sharing (valid until the term ends).
+    TERMINATION = "termination", "Termination"
 
 
 class AgreementLink(models.Model):

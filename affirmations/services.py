@@ -10,6 +10,7 @@ index on it is what keeps one open agreement per CSP and ESI ID).
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -427,6 +428,48 @@ def _refuse_reminder(agreement, now):
 
 # --- Ending an agreement -------------------------------------------------------------
 
+
+def termination_url(placeholder: str) -> str:
+    path = reverse("affirmations:end", args=["TOKEN"]).replace("TOKEN", placeholder)
+    return settings.SITE_URL + path
+
+
+def _termination_link_new(agreement_id, *, expires_at, now):
+    """A sealed link that ends the agreement, valid until its term ends; its URL."""
+    placeholder, token_hash = sealed_tokens.sealed_token_new(LinkPurpose.TERMINATION.value)
+    AgreementLink.objects.create(
+        agreement_id=agreement_id, purpose=LinkPurpose.TERMINATION, token_hash=token_hash,
+        created_at=now, expires_at=expires_at,
+    )  # fmt: skip
+    return termination_url(placeholder)
+
+
+def _termination_link_renew(agreement, now):
+    """After a renewal: the links already sent keep working to the new term
+    end (the customer may keep the first receipt), and the receipt gets its own."""
+    AgreementLink.objects.filter(agreement=agreement, purpose=LinkPurpose.TERMINATION).update(
+        expires_at=agreement.term_end
+    )
+    return _termination_link_new(agreement.pk, expires_at=agreement.term_end, now=now)
+
+
+def termination_link_find(*, token: str):
+    """The termination link a token opens, with its agreement and CSP, or ``None``."""
+    return agreement_link_find(token=token, purpose=LinkPurpose.TERMINATION)
+
+
+def agreement_end_by_customer(*, link, ip, user_agent, now):
+    """The customer ends the sharing with the link of their receipt (no account
+    needed). Raises ``AgreementNotOpen`` once the agreement or its term ended."""
+    if link.expires_at <= now:
+        raise AgreementNotOpen("This agreement's term has ended.")
+    return agreement_terminate(
+        agreement=link.agreement, ended_by=EndedBy.CUSTOMER,
+        reason="The customer ended the sharing.",
+        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+    )  # fmt: skip
+
+
 # Ended by the committee or the Commission → revoked; by the customer or the
 # CSP → terminated (glossary, "Agreement statuses").
 _STATUS_FOR_ENDER = {
@@ -558,17 +601,14 @@ def agreements_end_terms(*, now):
 
 def _email_term_ended_many(ids, now):
     """One receipt per agreement, built chunk by chunk with the provider and
-    premises prefetched: three queries per chunk, plus the email rows."""
+    premises prefetched: three queries per chunk, whatever its size."""
     for start in range(0, len(ids), RECORD_CHUNK):
         agreements = (
             Agreement.objects.filter(pk__in=ids[start : start + RECORD_CHUNK])
             .select_related("csp", "disclosure")
             .prefetch_related("premises")
         )
-        for agreement in agreements:
-            emails.email_receipt_term_ended(
-                agreement=agreement, premises=list(agreement.premises.all()), now=now
-            )
+        emails.emails_receipt_term_ended_many(agreements=agreements, now=now)
 
 
 def _sweep(due, *, to_status, event, reason, now, notify=None):
@@ -627,8 +667,11 @@ def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
             "term_start": start,
             "term_end": end,
         }
+        # The customer has no account: the receipt's link is how they end it.
+        end_url = _termination_link_new(locked.pk, expires_at=end, now=now)
         return _announce_decision(
-            locked.pk, RecordEvent.OPTED_IN, emails.email_receipt_opted_in,
+            locked.pk, RecordEvent.OPTED_IN,
+            partial(emails.email_receipt_opted_in, end_url=end_url),
             Actor.customer(ip=ip, user_agent=user_agent), details, now,
         )  # fmt: skip
 
@@ -709,9 +752,10 @@ def renewal_link_find(*, token: str):
 def agreement_renewal_request(*, agreement, customer_email, actor, now):
     """The CSP asks to renew an active agreement; the portal emails the customer (R4, R12).
 
-    Every premise large commercial: a one-click renewal for the original term.
-    Otherwise the full affirmation, for the original term cut to the policy
-    limit in force now. Raises ``CspNotActive``, ``AgreementNotOpen`` or
+    Every premise large commercial and the agreement's own ``customer_email``
+    (case aside): a one-click renewal for the original term. Otherwise the
+    full affirmation, for the original term cut to the policy limit in force
+    now. Raises ``CspNotActive``, ``AgreementNotOpen`` or
     ``RenewalPending`` (one open renewal at a time).
     """
     placeholder, token_hash = sealed_tokens.sealed_token_new(LinkPurpose.RENEWAL.value)
@@ -749,11 +793,16 @@ def _time_out_stale_renewal(agreement, now):
 
 def _renewal_create(agreement, customer_email, now):
     premises = list(agreement.premises.all())
-    one_click = all(p.large_commercial for p in premises)
+    # One click verifies nothing more, so it goes only to the address that
+    # affirmed the agreement; any other address proves nothing and gets the
+    # full affirmation (disclosures and bot challenge) instead.
+    same_customer = customer_email.casefold() == agreement.customer_email.casefold()
+    all_large = all(p.large_commercial for p in premises)
+    one_click = same_customer and all_large
     if one_click:
         months = agreement.term_months
     else:
-        limit = max_term_months_for(all_large_commercial=False, policy=TermPolicy.current())
+        limit = max_term_months_for(all_large_commercial=all_large, policy=TermPolicy.current())
         months = min(agreement.term_months, limit)
     agreement.premise_list = premises
     return Renewal.objects.create(
@@ -811,8 +860,9 @@ def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
         current = Agreement.objects.select_related("csp", "disclosure").get(pk=locked.pk)
         pending.refresh_from_db()
         sent = emails.email_receipt_renewed(
-            agreement=current, premises=list(current.premises.all()), renewal=pending, now=now
-        )
+            agreement=current, premises=list(current.premises.all()), renewal=pending,
+            end_url=_termination_link_renew(current, now), now=now,
+        )  # fmt: skip
         record_append(
             event=RecordEvent.RENEWED, now=now, agreement=current,
             actor=Actor.customer(ip=ip, user_agent=user_agent),

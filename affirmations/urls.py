@@ -16,6 +16,9 @@ urlpatterns = [
     path("renew/confirm/", views.renewal_renew, name="renew-confirm"),
     path("renew/decline/", views.renewal_decline, name="renew-decline"),
     path("renew/<path:token>/", views.renewal_link, name="renew"),
+    path("end/", views.termination_page, name="termination"),
+    path("end/confirm/", views.termination_confirm, name="end-confirm"),
+    path("end/<path:token>/", views.termination_link, name="end"),
     # Development only: each view answers 404 unless settings.DEBUG is on.
     path("dev/outbox/", dev_views.outbox_list, name="dev-outbox"),
     path("dev/outbox/<int:email_id>/", dev_views.outbox_email, name="dev-outbox-email"),

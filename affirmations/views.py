@@ -29,6 +29,12 @@ from .language import page_language
 from .models import AgreementLink, AgreementStatus, RenewalKind, RenewalStatus
 
 MAX_LINKS_IN_SESSION = 10
+# The token-free page of each kind of link (``LinkPurpose``).
+_PAGES = {
+    "affirmation": "affirmations:affirmation",
+    "renewal": "affirmations:renewal",
+    "termination": "affirmations:termination",
+}
 DECIDED_STATUSES = (
     AgreementStatus.ACTIVE,
     AgreementStatus.OPTED_OUT,
@@ -82,7 +88,7 @@ def _session_link(request, kind, pk):
         return None
     return (
         AgreementLink.objects.select_related("agreement__csp", "renewal")
-        .filter(pk=pk, purpose="affirmation" if kind == "affirmation" else "renewal")
+        .filter(pk=pk, purpose=kind)  # each kind of page is named after its links' purpose
         .first()
     )
 
@@ -253,8 +259,7 @@ def _after(request, kind, call):
         _notice(request, kind, "agreement_ended")
     else:
         _notice(request, kind, "decided")
-    target = "affirmations:affirmation" if kind == "affirmation" else "affirmations:renewal"
-    return HttpResponseRedirect(reverse(target))
+    return HttpResponseRedirect(reverse(_PAGES[kind]))
 
 
 def _opt_in(request, link):
@@ -414,3 +419,69 @@ def _decline_renewal(request, link):
 
 renewal_renew = _renewal_action(_renew)
 renewal_decline = _renewal_action(_decline_renewal)
+
+
+# --- Ending the sharing (the link in the opt-in and renewal receipts) -------------------
+#
+# The customer has no account, so the receipt carries a sealed link. Like the
+# others it moves into the session at once, and only its POST ends anything.
+
+
+def termination_state(agreement, now):
+    """``active`` (the customer can end it now) or ``ended`` (for any reason)."""
+    if agreement.status == AgreementStatus.ACTIVE and agreement.term_end > now:
+        return "active"
+    return "ended"
+
+
+@private(referrer_policy="no-referrer")
+@require_safe
+def termination_link(request, token):
+    """``/end/<token>/``: check the token, move it into the session, redirect."""
+    link = services.termination_link_find(token=token)
+    if link is None:
+        return link_not_found(request)
+    opened_before = link.pk in request.session.get("termination_links", [])
+    # One use: once the agreement ended, the link opens nothing, except for the
+    # browser that used it.
+    if termination_state(link.agreement, timezone.now()) != "active" and not opened_before:
+        return link_not_found(request)
+    _remember(request, "termination", link)
+    return HttpResponseRedirect(reverse("affirmations:termination"))
+
+
+@private
+@require_safe
+def termination_page(request):
+    link = _current_link(request, "termination")
+    if link is None:
+        return link_not_found(request)
+    agreement = link.agreement
+    language = page_language(request, agreement)
+    context = {
+        "link": link,
+        "agreement": agreement,
+        "csp": agreement.csp,
+        "premises": agreement.premises.all(),
+        "state": termination_state(agreement, timezone.now()),
+        "notice": _notice(request, "termination"),
+        "page_path": reverse("affirmations:termination"),
+        "term_end_words": deadline_in_words(agreement.term_end, language),
+        "ended_words": deadline_in_words(agreement.ended_at, language)
+        if agreement.ended_at
+        else "",
+    }
+    return render(request, "affirmations/end_page.html", context)
+
+
+@private
+@require_POST
+def termination_confirm(request):
+    link = _posted_link(request, "termination")
+    if link is None:
+        return link_not_found(request)
+    if termination_state(link.agreement, timezone.now()) != "active":
+        return HttpResponseRedirect(reverse("affirmations:termination"))
+    return _after(
+        request, "termination", _call(services.agreement_end_by_customer, request, link=link)
+    )

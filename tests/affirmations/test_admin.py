@@ -88,3 +88,22 @@ def test_seeding_creates_disclosure_version_one_once():
     assert disclosure.version == 1
     assert "at any time" in disclosure.text_en and "nothing is shared" in disclosure.text_en
     assert "en cualquier momento" in disclosure.text_es
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize("subject", ["agreement", "esi_id", "csp"])
+def test_staff_export_by_each_subject_in_each_format(admin_client, active_csp, subject, fmt):
+    home = residential()
+    mine = request_agreement(active_csp, home)
+    request_agreement(active_csp, residential())  # another agreement: not in the first two
+    value = {"agreement": mine.pk, "esi_id": home.esi_id, "csp": active_csp.pk}[subject]
+
+    response = admin_client.get(EXPORT, {subject: value, "format": fmt})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv" if fmt == "csv" else "application/json")
+    text = _content(response)
+    rows = list(csv.DictReader(io.StringIO(text))) if fmt == "csv" else json.loads(text)
+    expected = 4 if subject == "csp" else 2
+    assert len(rows) == expected
+    assert {str(r["csp_id"]) for r in rows} == {str(active_csp.pk)}

@@ -223,7 +223,8 @@ def test_opting_in_records_the_decision_and_says_how_to_end_it(client, agreement
     assert record.details["disclosure_version"] == 3
     page = client.get("/affirm/").content.decode()
     assert "You agreed to share your data with" in page
-    assert "How to end the sharing later" in page and 'href="/account/"' in page
+    assert "How to end the sharing later" in page and '"Stop sharing" button' in page
+    assert f'href="/report/?csp={agreement.csp_id}"' in page
     assert OutboundEmail.objects.filter(kind="receipt_opted_in").exists()
 
 

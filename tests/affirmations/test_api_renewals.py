@@ -7,7 +7,8 @@ from affirmations.models import Renewal
 from .conftest import large_commercial, make_active, request_agreement, residential
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
-BODY = {"customer_email": "owner@bigco.example"}
+# request_agreement's address, as a CSP may retype it.
+BODY = {"customer_email": "JANE.customer@example.com"}
 
 
 def _url(agreement):
@@ -25,8 +26,19 @@ def test_renewing_an_active_agreement_queues_the_email(
     assert response.json()["kind"] == "one_click"
     assert response.json()["term_months"] == 24
     assert response.json()["status"] == "pending"
-    sent = [m for m in mailoutbox if m.to == ["owner@bigco.example"]]
+    sent = [m for m in mailoutbox if m.to == ["JANE.customer@example.com"]]
     assert len(sent) == 1 and "/renew/" in sent[0].body and "[[sealed" not in sent[0].body
+
+
+def test_a_large_commercial_renewal_to_another_address_needs_the_full_affirmation(csp_api):
+    agreement = make_active(request_agreement(csp_api.csp, large_commercial(), term_months=24))
+    body = {"customer_email": "new.owner@example.net"}
+
+    response = csp_api.post(_url(agreement), body, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["kind"] == "full_affirmation"
+    assert Renewal.objects.get().customer_email == "new.owner@example.net"
 
 
 def test_a_second_renewal_while_one_is_open_is_a_conflict(csp_api):

@@ -94,3 +94,28 @@ def test_termination_and_revocation_notices_name_the_provider_and_premises(activ
             assert "<img" not in body.lower()
     assert other.pk != one.pk
     assert one.status == AgreementStatus.ACTIVE  # the caller's copy; the row changed
+
+
+def test_a_provider_without_a_dba_is_named_once(active_csp):
+    request_agreement(active_csp, residential())
+    email = OutboundEmail.objects.get(kind="affirmation_request")
+    for body in (email.body_text, email.body_html):
+        assert "Bright Advice LLC (Bright Advice LLC)" not in body
+        assert "Bright Advice LLC, a Competitive Service Provider" in body
+
+
+def test_a_provider_with_a_dba_shows_it_with_its_legal_name(active_csp):
+    active_csp.dba_name = "Bright"
+    active_csp.save()
+    request_agreement(active_csp, residential())
+    email = OutboundEmail.objects.get(kind="affirmation_request")
+    for body in (email.body_text, email.body_html):
+        assert "Bright (Bright Advice LLC), a Competitive Service Provider" in body
+
+
+def test_every_subject_template_is_one_line():
+    from pathlib import Path
+
+    folder = Path(settings.BASE_DIR) / "templates" / "emails"
+    for subject in folder.glob("*/*/subject.txt"):
+        assert len(subject.read_text().strip().splitlines()) == 1, subject

@@ -12,8 +12,12 @@ from .conftest import NOW, large_commercial, make_active, request_agreement, res
 
 pytestmark = pytest.mark.django_db
 WHO = {"ip": "198.51.100.7", "user_agent": "Tests"}
-ACCOUNT = f"{settings.SITE_URL}/account/"
+END = f"{settings.SITE_URL}/end/"
 REPORT = f"{settings.SITE_URL}/report/"
+
+
+def _report(csp):
+    return f"{REPORT}?csp={csp.pk}"
 
 
 def _bodies(kind):
@@ -40,10 +44,13 @@ def test_the_opt_in_receipt_names_the_provider_premises_term_and_how_to_end_it(
     for body in bodies:
         assert active_csp.display_name in body and home.esi_id in body
         assert all(word in body for word in words)
-        assert ACCOUNT in body and REPORT in body
+        assert _report(active_csp) in body
         assert agreement.confirmation_code in body
+        assert "/account/" not in body  # customers have no account
     assert "12 Elm St & Co" in email.body_text and "12 Elm St &amp; Co" in email.body_html
-    assert f'href="{ACCOUNT}"' in email.body_html  # the HTML link is clickable
+    # The stored body holds a sealed placeholder, never the token itself.
+    assert f"{END}[[sealed:termination:" in email.body_text
+    assert f'href="{END}[[sealed:termination:' in email.body_html  # a clickable link
 
 
 @pytest.mark.parametrize("decide", ["agreement_opt_out", "agreement_report_spam"])
@@ -55,7 +62,7 @@ def test_refusals_get_a_receipt_saying_nothing_is_shared(active_csp, decide, lan
     _, bodies = _bodies(kind)
     for body in bodies:
         assert ("Nothing is shared" if language == "en" else "No se comparte nada") in body
-        assert REPORT in body
+        assert _report(active_csp) in body
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -64,16 +71,16 @@ def test_renewal_and_term_end_receipts(active_csp, language):
         request_agreement(active_csp, large_commercial(), term_months=1, language=language)
     )
     renewal = services.agreement_renewal_request(
-        agreement=agreement, customer_email="owner@example.com", actor=Actor.system(), now=NOW
+        agreement=agreement, customer_email=agreement.customer_email, actor=Actor.system(), now=NOW
     )
     services.agreement_renew(renewal=renewal, now=NOW, **WHO)
     services.agreements_end_terms(now=Agreement.objects.get().term_end)
 
     renewed, bodies = _bodies("receipt_renewed")
-    assert renewed.to_address == "owner@example.com"
+    assert renewed.to_address == agreement.customer_email
     for body in bodies:
         assert ("January 23, 2027" if language == "en" else "23 de enero de 2027") in body
-        assert ACCOUNT in body
+        assert f"{END}[[sealed:termination:" in body and _report(active_csp) in body
     ended, bodies = _bodies("receipt_term_ended")
     for body in bodies:
-        assert active_csp.display_name in body and REPORT in body
+        assert active_csp.display_name in body and _report(active_csp) in body

@@ -30,7 +30,7 @@ BROWSER = {"HTTP_USER_AGENT": "Phone", "REMOTE_ADDR": "198.51.100.9"}
 def _renewal_for(agreement):
     return services.agreement_renewal_request(
         agreement=agreement,
-        customer_email="owner@example.com",
+        customer_email=agreement.customer_email,
         actor=Actor.csp(agreement.csp),
         now=agreement.term_start,
     )

@@ -35,7 +35,11 @@ WHO = {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 Tests"}
 TERM_END_24 = datetime(2028, 11, 23, 9, 0, tzinfo=CENTRAL)
 
 
-def _request(agreement, email="owner@bigco.example", now=NOW):
+# The agreement's own address (request_agreement's), as a CSP may retype it.
+OWN_ADDRESS = "Jane.Customer@Example.com"
+
+
+def _request(agreement, email=OWN_ADDRESS, now=NOW):
     return services.agreement_renewal_request(
         agreement=agreement, customer_email=email, actor=Actor.csp(agreement.csp), now=now
     )
@@ -60,10 +64,25 @@ def test_a_large_commercial_renewal_is_one_click_for_the_original_term(commercia
     link = AgreementLink.objects.get(renewal=renewal)
     assert link.purpose == "renewal" and link.expires_at == DEADLINE
     email = OutboundEmail.objects.get(kind="renewal_request")
-    assert email.to_address == "owner@bigco.example"
+    assert email.to_address == OWN_ADDRESS
     assert "/renew/[[sealed:renewal:" in email.body_text
     assert 'press "Renew"' in email.body_text
     assert Record.objects.get(event=RecordEvent.RENEWAL_REQUESTED).details["kind"] == "one_click"
+
+
+def test_a_one_click_renewal_to_another_address_goes_through_the_full_affirmation(commercial):
+    renewal = _request(commercial, email="someone.else@example.net")
+
+    # One click verifies nothing, so only the address that affirmed gets it;
+    # the term is still the large-commercial one.
+    assert renewal.kind == RenewalKind.FULL_AFFIRMATION
+    assert renewal.term_months == 24
+    email = OutboundEmail.objects.get(kind="renewal_request")
+    assert email.to_address == "someone.else@example.net"
+    assert "read the disclosures and agree" in email.body_text
+    assert 'press "Renew"' not in email.body_text
+    with pytest.raises(services.DisclosureOutdated):  # no disclosure, no renewal
+        services.agreement_renew(renewal=renewal, now=NOW, **WHO)
 
 
 def test_a_mixed_or_residential_agreement_renews_through_the_full_affirmation(active_csp):

@@ -9,6 +9,7 @@ from affirmations import services
 from affirmations.calendar import term_end
 from affirmations.models import Agreement, AgreementStatus, EndedBy, Record, RecordEvent
 from affirmations.records import records_verify
+from outbox.models import OutboundEmail
 
 from .conftest import DEADLINE, NOW, make_active, request_agreement, residential
 
@@ -103,6 +104,24 @@ def test_an_agreement_ends_at_its_term_end_not_a_microsecond_before(active_csp):
     assert not agreement.premises.get().is_open
     record = Record.objects.get(event=RecordEvent.TERM_ENDED)
     assert record.details == {"from_status": "active", "to_status": "term_ended"}
+
+
+def _queries_to_end_terms(csp, count, django_assert_max_num_queries):
+    for _ in range(count):
+        make_active(request_agreement(csp, residential(), term_months=1))
+    with django_assert_max_num_queries(100) as captured:
+        assert services.agreements_end_terms(now=NOW + timedelta(days=365)) == count
+    assert OutboundEmail.objects.filter(kind="receipt_term_ended").count() == count
+    return len(captured.captured_queries)
+
+
+def test_the_term_sweep_queues_its_receipts_in_the_same_queries_for_1_or_10(
+    active_csp, django_assert_max_num_queries
+):
+    one = _queries_to_end_terms(active_csp, 1, django_assert_max_num_queries)
+    OutboundEmail.objects.all().delete()
+    ten = _queries_to_end_terms(active_csp, 10, django_assert_max_num_queries)
+    assert one == ten
 
 
 def test_the_term_sweep_catches_up_and_ignores_pending_requests(active_csp):

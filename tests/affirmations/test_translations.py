@@ -24,7 +24,14 @@ def _entries():
     for match in ENTRY.finditer(PO.read_text(encoding="utf-8")):
         msgid = _text(match.group(1))
         if msgid:
-            yield msgid, _text(match.group(2).split("\n")[0])
+            yield msgid, _first_msgstr(match.group(2))
+
+
+def _first_msgstr(block):
+    # The whole of the first msgstr (or msgstr[0]): gettext tools wrap long
+    # strings as 'msgstr ""' followed by continuation lines.
+    first = re.match(r'msgstr(?:\[\d\])? ((?:".*"\n)+)', block)
+    return _text(first.group(1))
 
 
 def test_every_message_has_a_spanish_translation():
