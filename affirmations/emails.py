@@ -5,17 +5,11 @@ commit. Templates: ``templates/emails/<kind>/<language>/`` (subject, text and
 HTML, English and Spanish). Emails carry no images and no tracking.
 """
 
-import logging
-
 from django.conf import settings
-from django.db import transaction
 
-from outbox.models import OutboundEmail
-from outbox.services import email_queue, email_render
+from outbox.services import email_queue, emails_queue_many
 
 from .calendar import deadline_in_words, renewal_term_end
-
-logger = logging.getLogger(__name__)
 
 
 def csp_full_name(csp):
@@ -159,37 +153,18 @@ def email_receipt_renewal_declined(*, agreement, premises, renewal, now):
 
 def emails_receipt_term_ended_many(*, agreements, now):
     """The term (with its renewals) ran out: no more data flows. The receipts
-    of a whole sweep chunk, in one INSERT rather than one per agreement.
-
-    Each row is rendered and stored as ``email_queue`` does it (same kind,
-    templates and fields). One relay task, published after commit, sends
-    them; the beat relay sends whatever that run leaves, as for any row the
-    broker missed. ``agreements`` come with ``csp`` and ``premises`` loaded.
-    """
-    rows = [_term_ended_row(agreement, now) for agreement in agreements]
-    created = OutboundEmail.objects.bulk_create(rows)
-    if created:
-        transaction.on_commit(_relay_now)
-    return created
-
-
-def _term_ended_row(agreement, now):
-    context = _receipt_context(agreement, agreement.premises.all())
-    subject, body_text, body_html = email_render(
-        kind="receipt_term_ended", language=agreement.language, context=context
+    of a whole sweep chunk, in one INSERT. ``agreements`` come with ``csp``
+    and ``premises`` loaded."""
+    return emails_queue_many(
+        kind="receipt_term_ended",
+        items=[
+            (
+                agreement.customer_email,
+                agreement.language,
+                _receipt_context(agreement, agreement.premises.all()),
+                f"agreement:{agreement.pk}",
+            )
+            for agreement in agreements
+        ],
+        now=now,
     )
-    return OutboundEmail(
-        kind="receipt_term_ended", language=agreement.language,
-        to_address=agreement.customer_email, subject=subject, body_text=body_text,
-        body_html=body_html, next_attempt_at=now, created_at=now,
-        related_label=f"agreement:{agreement.pk}",
-    )  # fmt: skip
-
-
-def _relay_now():
-    from outbox.tasks import relay_pending_emails  # the outbox's tasks import its services
-
-    try:
-        relay_pending_emails.delay()
-    except Exception as exc:  # broker down: the beat relay sends them later
-        logger.warning("could not publish the relay of term-end receipts (%s)", type(exc).__name__)

@@ -66,6 +66,36 @@ def email_queue(
     return email
 
 
+def emails_queue_many(*, kind: str, items, now) -> list[OutboundEmail]:
+    """Queue one kind of email to many recipients in one INSERT (set-based sweeps).
+
+    ``items`` are ``(to, language, context, related_label)``. As with
+    ``email_queue`` the rows belong to the caller's transaction; after commit
+    one relay task sends them all (the beat relay covers a lost publish).
+    """
+    rows = []
+    for to, language, context, related_label in items:
+        language = _supported_language(language)
+        subject, body_text, body_html = email_render(kind=kind, language=language, context=context)
+        rows.append(
+            OutboundEmail(
+                kind=kind,
+                language=language,
+                to_address=to,
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+                next_attempt_at=now,
+                created_at=now,
+                related_label=related_label,
+            )
+        )
+    created = OutboundEmail.objects.bulk_create(rows, batch_size=500)
+    if created:
+        transaction.on_commit(_publish_relay)
+    return created
+
+
 def email_render(*, kind: str, language: str, context: dict) -> tuple[str, str, str]:
     """Subject, text body and HTML body of one kind of email in one language.
 
@@ -115,6 +145,15 @@ def _check_conventions(kind, body_text, body_html):
         raise ValueError(f"email kind {kind!r} lacks the report link {report_url}")
     if "<img" in body_html.lower():
         raise ValueError(f"email kind {kind!r} has an image; emails carry none")
+
+
+def _publish_relay():
+    from outbox.tasks import relay_pending_emails  # tasks import this module
+
+    try:
+        relay_pending_emails.delay()
+    except Exception as exc:  # any broker failure; the beat relay is the fallback
+        logger.warning("outbox: could not publish a relay (%s); beat will send", type(exc).__name__)
 
 
 def _publish_send(email_id):

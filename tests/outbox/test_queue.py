@@ -193,3 +193,28 @@ def test_queued_outside_a_transaction_the_email_is_sent_at_once(clock, mailoutbo
     assert len(mailoutbox) == 1
     email.refresh_from_db()
     assert email.status == EmailStatus.SENT
+
+
+def test_many_emails_queued_at_once_are_one_insert_and_each_goes_out_once(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from outbox.services import emails_queue_many
+
+    now = timezone.now()
+    items = [
+        (f"person{n}@example.com", "es" if n % 2 else "en", {"name": f"P{n}", "company": "X"}, "")
+        for n in range(5)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        with CaptureQueriesContext(connection) as captured, transaction.atomic():
+            emails_queue_many(kind="test_message", items=items, now=now)
+        inserts = [q for q in captured.captured_queries if q["sql"].startswith("INSERT")]
+        assert len(inserts) == 1
+
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(item[0] for item in items)
+    assert OutboundEmail.objects.filter(status=EmailStatus.SENT).count() == 5
+    assert emails_relay_pending(now=timezone.now()) == 0
+    assert len(mailoutbox) == 5
