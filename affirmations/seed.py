@@ -22,9 +22,9 @@ TEXT_EN = "\n".join(
             "or decline, nothing is shared."
         ),
         (
-            "Ending it: you may end sharing at any time, at once, by creating an account on this "
-            "portal or by contacting the provider; the provider must stop using new data from "
-            "that moment."
+            'Ending it: you may end sharing at any time, at once, with the "Stop sharing" link '
+            "in the receipt this portal emails you, or by contacting the provider; no new data "
+            "reaches the provider from that moment."
         ),
         (
             "Records: the portal keeps a record of your decision (time, IP address, browser, and "
@@ -47,8 +47,9 @@ TEXT_ES = "\n".join(
         ),
         (
             "Cómo terminarlo: puede terminar el intercambio en cualquier momento, de inmediato, "
-            "creando una cuenta en este portal o comunicándose con el proveedor; el proveedor "
-            "deja de recibir datos desde ese momento."
+            'con el enlace "Dejar de compartir" del recibo que este portal le envía, o '
+            "comunicándose con el proveedor; el proveedor no recibe datos nuevos desde ese "
+            "momento."
         ),
         (
             "Registro: el portal guarda un registro de su decisión (hora, dirección IP, navegador"
