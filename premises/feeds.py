@@ -45,7 +45,8 @@ PREMISE_COLUMNS = (
     "service_address",
 )
 USAGE_COLUMNS = ("esi_id", "month", "kwh")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII only: \d would also take Arabic-Indic or full-width digits.
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _ADDRESS_MAX = Premise._meta.get_field("service_address").max_length
 _KWH_LIMIT = Decimal(10) ** 9  # max_digits=12, decimal_places=3
 
@@ -326,6 +327,8 @@ def _month(raw, current_month):
 
 
 def _kwh(raw):
+    if not raw.isascii():  # Decimal() would read Arabic-Indic digits as a number
+        raise _BadRow(f"kWh must be a number, not {raw!r}")
     try:
         value = Decimal(raw.strip())
     except InvalidOperation:

@@ -39,9 +39,11 @@ def normalize_esi_id(raw):
 def normalize_meter_number(raw):
     if not isinstance(raw, str):
         raise InvalidIdentifier("meter number must be text")
-    value = _ESI_ID_SEPARATORS.sub("", raw.strip()).upper()
+    value = _ESI_ID_SEPARATORS.sub("", raw.strip())
     if not value:
         raise InvalidIdentifier("meter number is empty")
+    # ASCII before upper(): "ß".upper() is "SS", "ı".upper() is "I".
+    value = value.upper() if value.isascii() else value
     if not _METER_NUMBER.match(value):
         raise InvalidIdentifier("meter number must be letters and digits (at most 32)")
     return value
@@ -50,7 +52,8 @@ def normalize_meter_number(raw):
 def normalize_certificate_number(raw):
     if not isinstance(raw, str):
         raise InvalidIdentifier("certificate number must be text")
-    value = raw.strip().upper()
+    value = raw.strip()
+    value = value.upper() if value.isascii() else value  # as for meter numbers
     if not _CERTIFICATE_NUMBER.match(value):
         raise InvalidIdentifier(
             "certificate number must be 4 to 6 digits, optionally followed by one letter"

@@ -175,8 +175,17 @@ def premises_authenticate(
             )
         )
         results.append(FAILED if reason else _success(premise, policy))
-    PremiseAuthenticationAttempt.objects.bulk_create(attempts)
+    _record_attempts(attempts)
     return results
+
+
+def _record_attempts(attempts: list[PremiseAuthenticationAttempt]) -> None:
+    if len(attempts) == 1:
+        # The API's hot path: one INSERT is atomic by itself, while bulk_create
+        # would wrap it in BEGIN/COMMIT, two more database round trips.
+        attempts[0].save(force_insert=True)
+    else:
+        PremiseAuthenticationAttempt.objects.bulk_create(attempts)
 
 
 def _premises_for_authentication(*, esi_ids: set[str], now: datetime) -> dict[str, Premise]:

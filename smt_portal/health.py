@@ -20,9 +20,19 @@ def _cache():
         raise RuntimeError("cache did not return the value just written")
 
 
+# Bounds the broker probe's socket reads, not only its connecting: a Redis that
+# accepts connections but never answers would otherwise hang /healthz.
+BROKER_PROBE_TIMEOUT = 2
+
+
 def _broker():
-    with current_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    bounded = {
+        "socket_timeout": BROKER_PROBE_TIMEOUT,
+        "socket_connect_timeout": BROKER_PROBE_TIMEOUT,
+    }
+    with current_app.connection_for_write(transport_options=bounded) as conn:
+        # One attempt: a health check reports the state now, it does not wait it out.
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_PROBE_TIMEOUT)
 
 
 def _probe(check):

@@ -21,6 +21,7 @@ _COMMON_ERRORS = {
     ),
     "406": "`not_acceptable`: the client does not accept JSON.",
     "429": "`rate_limited`: too many requests; see the Retry-After header.",
+    "500": "`server_error`: a fault on the portal's side; it was logged.",
     "503": "`service_unavailable`: briefly unavailable; nothing was done, retry.",
 }
 _POST_ERRORS = {

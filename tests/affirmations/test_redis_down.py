@@ -31,7 +31,7 @@ def _forget_connections():
 def broker_down():
     # The write URL too: publishing uses it when set (another test may set it).
     conf = current_app.conf
-    saved = conf.broker_url, conf.broker_write_url, conf.task_always_eager
+    saved = conf.get("broker_url"), conf.get("broker_write_url"), conf.task_always_eager
     conf.broker_url = conf.broker_write_url = NOT_LISTENING
     conf.task_always_eager = False
     _forget_connections()

@@ -78,3 +78,19 @@ def test_the_status_history_and_request_log_pages_render(staff_client, csp_api):
     csp_api.get("/api/v1/reps/")
     assert staff_client.get(f"/admin/csp_registry/csp/{csp_api.csp.pk}/change/").status_code == 200
     assert staff_client.get("/admin/csp_registry/apirequestlog/").status_code == 200
+
+
+def test_no_admin_page_shows_an_existing_key_or_its_hash(staff_client, csp_api):
+    api_key = ApiKey.objects.get(csp=csp_api.csp)
+    secret = csp_api.key.rpartition("_")[2]
+    pages = [
+        "/admin/csp_registry/apikey/",
+        f"/admin/csp_registry/apikey/{api_key.pk}/change/",
+        f"/admin/csp_registry/csp/{csp_api.csp.pk}/change/",
+        "/admin/csp_registry/csp/",
+    ]
+    for url in pages:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert secret not in page and api_key.hashed_key not in page, url

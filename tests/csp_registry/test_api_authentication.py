@@ -105,3 +105,52 @@ def test_the_key_never_appears_in_the_request_log_or_admin_strings(csp_api, acti
     assert row.key_prefix == csp_api.key.split("_")[1]
     for api_key in active_csp.api_keys.all():
         assert csp_api.key not in str(api_key)
+
+
+def _authenticate(full_key):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from csp_registry.api.authentication import CspKeyAuthentication
+
+    request = Request(APIRequestFactory().get(REPS, HTTP_AUTHORIZATION=f"Bearer {full_key}"))
+    return CspKeyAuthentication().authenticate(request)
+
+
+def test_authenticating_a_key_and_reading_its_csps_status_is_one_query(
+    csp_api, django_assert_num_queries
+):
+    _authenticate(csp_api.key)  # the first use writes last_used_at; later calls do not
+    with django_assert_num_queries(1):
+        _, api_key = _authenticate(csp_api.key)
+        assert api_key.csp.status == "active"  # read in that same query
+
+
+def test_a_suspended_csps_key_is_judged_in_one_query(suspended_csp_api, django_assert_num_queries):
+    _authenticate(suspended_csp_api.key)
+    with django_assert_num_queries(1):
+        _, api_key = _authenticate(suspended_csp_api.key)
+        assert api_key.csp.status == "suspended"
+
+
+def test_the_full_key_never_reaches_a_log(
+    caplog, settings, csp_api, suspended_csp_api, anonymous_api
+):
+    import logging
+
+    settings.API_RATE_LIMITS = {"default": {"csp": "2/m"}}
+    caplog.set_level(logging.DEBUG)
+    wrong_secret = csp_api.key[:-4] + "AAAA"
+    responses = [
+        csp_api.get(REPS),
+        csp_api.get(REPS),
+        csp_api.get(REPS),  # 429
+        suspended_csp_api.get(REPS),  # 403
+        anonymous_api.get(REPS, HTTP_AUTHORIZATION=f"Bearer {wrong_secret}"),  # 401
+        csp_api.get("/api/v1/no-such-endpoint/"),  # 404
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 429, 403, 401, 404]
+    assert caplog.records, "the failures were logged"
+    for secret in (csp_api.key, suspended_csp_api.key, wrong_secret):
+        assert secret not in caplog.text
+        assert secret.rpartition("_")[2] not in caplog.text

@@ -25,12 +25,14 @@ NOT_LISTENING = "redis://127.0.0.1:1/0"
 
 @pytest.fixture
 def broker_down():
+    # The write URL too: publishing uses it when set (another test may set it).
     conf = current_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = NOT_LISTENING, False
+    saved = conf.get("broker_url"), conf.get("broker_write_url"), conf.task_always_eager
+    conf.broker_url = conf.broker_write_url = NOT_LISTENING
+    conf.task_always_eager = False
     _forget_connections()
     yield
-    conf.broker_url, conf.task_always_eager = saved
+    conf.broker_url, conf.broker_write_url, conf.task_always_eager = saved
     _forget_connections()
 
 

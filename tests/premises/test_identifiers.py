@@ -87,3 +87,18 @@ def test_a_meter_number_loses_spaces_and_dashes_and_is_upper_cased():
 def test_a_meter_number_with_punctuation_is_rejected():
     with pytest.raises(InvalidIdentifier):
         normalize_meter_number("123/456")
+
+
+@pytest.mark.parametrize(
+    "raw", ["12345678ß", "ﬀ1234567", "1234567ı", "１２３４５６７８９", "١٢٣٤٥"]
+)
+def test_a_meter_number_with_letters_or_digits_outside_ascii_is_rejected_not_upper_cased(raw):
+    # "ß".upper() is "SS": upper-casing first would turn these into valid numbers.
+    with pytest.raises(InvalidIdentifier):
+        normalize_meter_number(raw)
+
+
+@pytest.mark.parametrize("raw", ["10004ı", "10166ﬀ", "١٠٠٠٤", "１０００４"])
+def test_a_certificate_number_with_characters_outside_ascii_is_rejected(raw):
+    with pytest.raises(InvalidIdentifier):
+        normalize_certificate_number(raw)

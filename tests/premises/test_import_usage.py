@@ -152,3 +152,15 @@ def test_the_database_refuses_a_second_row_for_one_month(premises):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         MonthlyUsage.objects.create(premise=premises[0], month=date(2025, 1, 1), kwh=2)
+
+
+def test_a_month_or_kwh_written_with_non_ascii_digits_is_refused(feed):
+    path = feed(f"{ONCOR_ID},２０２５-０７,100", f"{ONCOR_ID},2025-08,١٢٣")
+    err = StringIO()
+    with pytest.raises(CommandError, match="2 problem"):
+        call_command("import_usage", str(path), stdout=StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        "line 2: month must be YYYY-MM, not '２０２５-０７'",
+        "line 3: kWh must be a number, not '١٢٣'",
+    ]
+    assert usage() == {}

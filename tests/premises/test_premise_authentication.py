@@ -187,3 +187,16 @@ def test_a_batch_of_200_takes_one_lookup_and_bulk_inserts_the_attempts():
     assert len(statements) <= 3
     assert sum(r.authenticated for r in results) == 100
     assert PremiseAuthenticationAttempt.objects.count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_attempt_is_recorded_with_a_single_insert_outside_any_transaction():
+    premise = make_premise(esi_id=ESI_ID, meter_number=METER, rep=make_rep(CERT))
+    policy = TermPolicy.current()
+    with CaptureQueriesContext(connection) as captured:
+        result = authenticate(policy=policy)
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    # No BEGIN/COMMIT around the insert: each is a round trip on every API call.
+    assert statements == ["SELECT", "INSERT"]
+    assert result.premise == premise
+    assert PremiseAuthenticationAttempt.objects.get().authenticated
