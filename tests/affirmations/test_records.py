@@ -98,3 +98,23 @@ def test_records_carry_who_from_where_and_what(active_csp):
         500,
     )
     assert records_verify().intact
+
+
+def test_a_sweep_sized_batch_keeps_the_chain_intact_and_reads_back_as_written(active_csp):
+    from affirmations.records import COPY_THRESHOLD, Entry, records_append_many
+
+    request_agreement(active_csp, residential())
+    entries = [
+        Entry(RecordEvent.TIMED_OUT, None, active_csp.pk, {"n": n, "note": "tab\there"})
+        for n in range(COPY_THRESHOLD + 50)
+    ]
+    records_append_many(
+        entries=entries, actor=Actor.customer(ip="2001:DB8::1", user_agent="ua"), now=NOW
+    )
+
+    check = records_verify()
+    assert check.intact, check.problem
+    newest = Record.objects.order_by("-id").first()
+    assert newest.details == {"n": COPY_THRESHOLD + 49, "note": "tab\there"}
+    assert newest.ip == "2001:db8::1"
+    assert Record.objects.filter(event=RecordEvent.TIMED_OUT).count() == COPY_THRESHOLD + 50
