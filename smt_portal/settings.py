@@ -363,6 +363,8 @@ ALTCHA_TEST_MODE = False
 ALTCHA_CACHE_ALIAS = "default"  # replay store: Redis in production
 ALTCHA_REPLAY_PROTECTION = True
 ALTCHA_WIDGET_JS_SOURCE = "vendored"
+# The widget's own words follow the page's language (vendored translations).
+ALTCHA_WIDGET_I18N = True
 # Without Redis the portal is one web process (the laptop default), where a
 # per-process replay store is complete; with REDIS_URL the check applies.
 SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["altcha.W001"]
