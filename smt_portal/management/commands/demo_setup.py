@@ -4,8 +4,15 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from csp_registry.models import Csp
+
 DEMO_CSP_NAME = "Demo Energy Advisors LLC"
 DEMO_CSP_EMAIL = "api@demo-energy-advisors.example"
+DEMO_SCOPE_OF_USE = (
+    "We read your 15-minute and monthly usage to recommend an electricity plan and, if you "
+    "ask, a solar or battery size for your home. We do not sell or share your data, and we "
+    "delete it when the sharing ends."
+)
 
 
 class Command(BaseCommand):
@@ -23,6 +30,8 @@ class Command(BaseCommand):
             rotate_key=True,
             stdout=self.stdout,
         )
+        # What a customer reads on the affirmation page, word for word.
+        Csp.objects.filter(contact_email=DEMO_CSP_EMAIL).update(scope_of_use=DEMO_SCOPE_OF_USE)
 
     def _staff_login(self):
         users = get_user_model().objects
