@@ -296,6 +296,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "csp_registry.api.schema.CspAutoSchema",
     "EXCEPTION_HANDLER": "csp_registry.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # OPTIONS describes nothing the OpenAPI document does not: answer 405.
+    "DEFAULT_METADATA_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smart Meter Consent Portal — CSP API",

@@ -89,3 +89,13 @@ def test_a_post_view_without_idempotency_is_refused_at_definition():
         class Careless(CspApiView):
             def post(self, request):
                 return None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/api/v1/agreements/", "/api/v1/reps/", "/api/v1/premise-authentications/"]
+)
+def test_options_is_refused_in_the_error_format_not_a_500(csp_api, path):
+    response = csp_api.options(path)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
