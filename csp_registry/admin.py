@@ -5,39 +5,23 @@ for a reason on an intermediate page and records the acting user). Keys are
 shown once, in a message, when created; their hashes never appear.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.template.response import TemplateResponse
 from django.utils import timezone
+
+from smt_portal.admin_actions import reason_form, reason_page
 
 from . import services
 from .models import ApiKey, ApiRequestLog, Csp, CspStatusChange
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-
-    def __init__(self, *args, reason_required, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].required = reason_required
-
-
 def _status_action(modeladmin, request, queryset, *, title, service, reason_required=True):
-    form = ReasonForm(
-        request.POST if "apply" in request.POST else None, reason_required=reason_required
-    )
+    form = reason_form(request, reason_required=reason_required)
     if not form.is_valid():
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "queryset": queryset,
-            "action": request.POST["action"],
-            "opts": modeladmin.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/csp_registry/csp/status_action.html", context)
+        return reason_page(
+            modeladmin, request, queryset, title=title, form=form,
+            template="admin/csp_registry/csp/status_action.html",
+        )  # fmt: skip
     now, changed = timezone.now(), 0
     for csp in queryset:
         try:

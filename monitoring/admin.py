@@ -15,7 +15,6 @@ out a directive ``carry_out_commissiondirective``.
 
 import ipaddress
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
@@ -27,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from csp_registry.services import CspTransitionError
+from smt_portal.admin_actions import reason_form, reason_page
 
 from . import services
 from .dashboard import dashboard_charts, dashboard_weeks
@@ -103,24 +103,14 @@ class PremiseAuthenticationAttemptAdmin(admin.ModelAdmin):
 # --- Red flags ----------------------------------------------------------------------------
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
-
-
 def _reason_action(modeladmin, request, queryset, *, title, service):
     """Ask for a reason on an intermediate page, then call ``service`` per flag."""
-    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    form = reason_form(request)
     if not form.is_valid():
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "queryset": queryset,
-            "action": request.POST["action"],
-            "opts": modeladmin.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/monitoring/reason_action.html", context)
+        return reason_page(
+            modeladmin, request, queryset, title=title, form=form,
+            template="admin/monitoring/reason_action.html",
+        )  # fmt: skip
     now, done = timezone.now(), 0
     for flag in queryset.select_related("csp"):
         try:

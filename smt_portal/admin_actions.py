@@ -1,0 +1,33 @@
+"""The intermediate page of admin actions that ask staff for a reason."""
+
+from django import forms
+from django.contrib import admin
+from django.template.response import TemplateResponse
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, reason_required=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = reason_required
+
+
+def reason_form(request, *, reason_required=True):
+    """Bound once staff press "apply" on the intermediate page, unbound before."""
+    data = request.POST if "apply" in request.POST else None
+    return ReasonForm(data, reason_required=reason_required)
+
+
+def reason_page(modeladmin, request, queryset, *, title, form, template):
+    """The page that asks for the reason, listing the selected rows."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST["action"],
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, template, context)
