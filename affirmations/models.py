@@ -304,6 +304,7 @@ class Record(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("export_record", "Can export the record (CSV, JSON)")]
         indexes = [
             models.Index(fields=["agreement", "id"], name="record_agreement_idx"),
             models.Index(fields=["csp", "id"], name="record_csp_idx"),

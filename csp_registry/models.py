@@ -66,6 +66,10 @@ class Csp(models.Model):
         verbose_name = "CSP"
         verbose_name_plural = "CSPs"
         ordering = ["legal_name"]
+        permissions = [
+            ("review_csp", "Can approve and reject CSP applications"),
+            ("enforce_csp", "Can suspend, reinstate and revoke CSPs"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=CspStatus.values), name="csp_status_valid"
@@ -131,6 +135,10 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        permissions = [
+            ("issue_apikey", "Can issue API keys (each shown once)"),
+            ("revoke_apikey", "Can revoke API keys"),
+        ]
 
     def __str__(self):
         # The prefix is not secret (it is what people use to recognise a key).

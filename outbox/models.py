@@ -48,6 +48,7 @@ class OutboundEmail(models.Model):
 
     class Meta:
         verbose_name = "outbound email"
+        permissions = [("retry_outboundemail", "Can send failed emails again")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=EmailStatus.values), name="outbox_email_status_valid"
