@@ -4,7 +4,7 @@
 import pytest
 from celery import current_app
 
-pytest_plugins = ["tests.personas"]
+pytest_plugins = ["tests.personas", "tests.shifted_clock"]
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,13 @@ def issue_key(csp, **fields):
     return full_key
 
 
+def key_secret(full_key):
+    """The secret part of ``smt_<prefix>_<secret>``; the secret itself may contain ``_``."""
+    label, prefix, secret = full_key.split("_", 2)
+    assert (label, len(prefix)) == ("smt", 8), full_key
+    return secret
+
+
 def api_client_for(csp, key=None):
     client = APIClient()
     client.csp = csp

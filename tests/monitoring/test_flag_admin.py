@@ -3,13 +3,14 @@
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
 from csp_registry.models import CspStatus
 from monitoring.models import CommissionDirective, FlagAction, FlagStatus, RedFlag
 from monitoring.services import flag_dismiss, report_submit
-from tests.monitoring.conftest import decided, run_detectors
+from tests.monitoring.conftest import NOW, decided, run_detectors
 
 pytestmark = pytest.mark.django_db
 FLAGS = reverse("admin:monitoring_redflag_changelist")
@@ -44,8 +45,6 @@ def test_flags_are_listed_open_first(client, committee_member, active_csp, admin
 
 def test_a_flags_page_shows_its_evidence_and_links_to_the_rows(client, committee_member,
                                                                active_csp):  # fmt: skip
-    from tests.monitoring.conftest import NOW
-
     decided(active_csp, 10)
     [flag] = run_detectors("mass_affirmation_one_source", now=NOW)
     page = logged_in(client, committee_member).get(
@@ -142,14 +141,17 @@ def test_the_committee_cannot_carry_out_a_directive(client, committee_member, ac
 
 def test_the_dashboard_shows_charts_and_a_table(client, auditor, active_csp):
     decided(active_csp, 3)
-    response = logged_in(client, auditor).get(DASHBOARD)
+    # The decisions are written at the fixed NOW; the dashboard's 12 weeks end today.
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        response = logged_in(client, auditor).get(DASHBOARD)
     html = response.content.decode()
     assert response.status_code == 200
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox') == 4
     assert "<table>" in html and "Open red flags at the end of each week" in html
     weeks = response.context["weeks"]
     assert len(weeks) == 12 and sum(week.opt_in for week in weeks) == 3
-    per_csp = client.get(DASHBOARD, {"csp": active_csp.pk})
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        per_csp = client.get(DASHBOARD, {"csp": active_csp.pk})
     assert per_csp.context["csp"] == active_csp
 
 
