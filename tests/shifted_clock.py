@@ -34,23 +34,29 @@ def pytest_addoption(parser):
 
 
 def friday_before_a_dst_change(*, after: date) -> datetime:
-    """16:30 Central on the Friday before the first change of UTC offset after ``after``."""
-    day = after
+    """16:30 Central on the first Friday on or after ``after`` whose Sunday changes the offset."""
+    friday = after + timedelta(days=(4 - after.weekday()) % 7)
     while True:
-        sunday = day + timedelta(days=(6 - day.weekday()) % 7)
-        before = datetime.combine(sunday, time(0), tzinfo=CENTRAL).utcoffset()
-        after_change = datetime.combine(sunday, time(12), tzinfo=CENTRAL).utcoffset()
-        if before != after_change:
-            return datetime.combine(sunday - timedelta(days=2), time(16, 30), tzinfo=CENTRAL)
-        day = sunday + timedelta(days=1)
+        sunday = friday + timedelta(days=2)
+        midnight = datetime.combine(sunday, time(0), tzinfo=CENTRAL).utcoffset()
+        noon = datetime.combine(sunday, time(12), tzinfo=CENTRAL).utcoffset()
+        if midnight != noon:
+            return datetime.combine(friday, time(16, 30), tzinfo=CENTRAL)
+        friday += timedelta(days=7)
+
+
+def real_today() -> date:
+    """Today in Central time on the real clock, even inside a shifted run."""
+    hatch = time_machine.escape_hatch
+    now = hatch.datetime.datetime.now if hatch.is_travelling() else datetime.now
+    return now(CENTRAL).date()
 
 
 def shifted_moment(value: str) -> datetime | None:
     if not value:
         return None
     if value == DST_FRIDAY:
-        today = datetime.now(CENTRAL).date()
-        return friday_before_a_dst_change(after=today + timedelta(days=365))
+        return friday_before_a_dst_change(after=real_today() + timedelta(days=365))
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise pytest.UsageError("--shifted-clock needs a UTC offset, e.g. 2027-11-05T16:30-05:00")
