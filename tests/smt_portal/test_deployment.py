@@ -100,3 +100,38 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = run_manage("check", environment=environment)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def published_ports(service):
+    return [str(port) for port in compose()["services"][service].get("ports", [])]
+
+
+def test_only_the_reverse_proxy_is_published_on_public_interfaces():
+    services = compose()["services"]
+    assert set(published_ports("proxy")) == {"80:80", "443:443", "443:443/udp"}
+    assert "ports" not in services["web"], "gunicorn is reached only through the proxy"
+    for name in set(services) - {"proxy"}:
+        for port in published_ports(name):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_the_mail_catchers_ui_with_live_links_is_on_loopback_only():
+    assert published_ports("mailcatcher") == ["127.0.0.1:8025:8025"]
+
+
+def test_the_portal_trusts_exactly_the_one_proxy_in_front_of_it():
+    services = compose()["services"]
+    assert services["proxy"]["image"].startswith("caddy:")
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+    for name in ("web", "worker", "beat", "migrate"):
+        assert services[name]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    directives = [line.split("#")[0].strip() for line in caddyfile.splitlines()]
+    # With no trusted_proxies, Caddy replaces a client's X-Forwarded-For.
+    assert not any(line.startswith("trusted_proxies") for line in directives)
+    assert "reverse_proxy {$PORTAL_UPSTREAM:web:8000}" in directives
+
+
+def test_the_web_healthcheck_asks_as_the_proxy_would():
+    check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+    assert '"Host": host' in check and '"X-Forwarded-Proto": "https"' in check
