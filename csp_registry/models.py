@@ -15,6 +15,110 @@ class CspStatus(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
+# A registration lists the networks a CSP's servers call from. Wider than these
+# it is no restriction at all (and the "CSP affirming for the customer"
+# detector would count every opt-in as the CSP's own), so it is refused.
+MIN_PREFIX_LENGTH = {4: 8, 6: 32}
+MAX_IP_RANGES = 100
+_SHOWN = 60  # characters of a refused value repeated in its error message
+
+
+def _shown(token):
+    return repr(token if len(token) <= _SHOWN else token[:_SHOWN] + "…")
+
+
+def _prefix_length(token, address, suffix):
+    """The prefix length a range's suffix means: digits, or an IPv4 netmask.
+
+    A host mask (``/0.0.0.255``, Cisco's wildcard) is refused rather than
+    read: it looks like a netmask typed backwards, and guessing which one was
+    meant is how an allow-list becomes the whole internet."""
+    if suffix.isascii() and suffix.isdigit():
+        return int(suffix)
+    if address.version == 4 and suffix.count(".") == 3:
+        try:
+            host_bits = ~int(ipaddress.IPv4Address(suffix)) & 0xFFFFFFFF
+        except ValueError:
+            host_bits = None
+        if host_bits is not None and host_bits & (host_bits + 1) == 0:
+            return 32 - host_bits.bit_length()
+        if host_bits is not None:
+            raise ValidationError(
+                f"{_shown(token)}: /{suffix[:_SHOWN]} is not a netmask (a host mask?); write "
+                "the prefix length, as in 203.0.113.0/24."
+            )
+    raise ValidationError(f"{_shown(token)} is not an IP address or CIDR range.")
+
+
+def canonical_ip_range(token):
+    """One registered range as an ``ip_network`` in its one accepted meaning, or
+    ``ValidationError`` saying why not.
+
+    Accepted: an address (``/32`` or ``/128``), ``address/prefix`` and the IPv4
+    netmask form (``/255.255.255.0``, converted). Refused: zone ids (they name
+    an interface of one machine), host bits after the prefix (``10.0.0.1/24``:
+    the host or the network?), leading zeros (octal to some parsers),
+    IPv4-mapped IPv6 (calls arrive as IPv4), multicast and unspecified
+    addresses (no call comes from them), and ranges wider than
+    ``MIN_PREFIX_LENGTH``."""
+    shown = _shown(token)
+    if "%" in token:
+        raise ValidationError(f"{shown}: a zone id (%…) names an interface of one machine; "
+                              "write the range without it.")  # fmt: skip
+    text, slash, suffix = token.partition("/")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise ValidationError(f"{shown} is not an IP address or CIDR range.") from None
+    prefix = _prefix_length(token, address, suffix) if slash else address.max_prefixlen
+    try:
+        network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    except ValueError:
+        raise ValidationError(f"{shown} is not an IP address or CIDR range.") from None
+    _refuse_special(network, shown)
+    if network.network_address != address:
+        raise ValidationError(
+            f"{shown} has bits set after the prefix: write {network} for the network "
+            f"or {address}/{address.max_prefixlen} for the one address."
+        )
+    return network
+
+
+def _refuse_special(network, shown):
+    mapped = network.version == 6 and network.network_address.ipv4_mapped
+    if mapped and network.prefixlen >= 96:
+        raise ValidationError(f"{shown} is an IPv4-mapped IPv6 range; calls arrive as IPv4, "
+                              f"so write {mapped}/{network.prefixlen - 96}.")  # fmt: skip
+    if network.prefixlen < MIN_PREFIX_LENGTH[network.version]:
+        raise ValidationError(
+            f"{shown} is wider than /{MIN_PREFIX_LENGTH[network.version]}; register only the "
+            "ranges your servers call from."
+        )
+    if network.is_multicast or network.is_unspecified:
+        raise ValidationError(f"{shown} is not an address an API call can come from.")
+
+
+def canonical_ip_ranges(text):
+    """The registration text in its one stored form: each range as
+    ``address/prefix`` (lower-case, compressed), duplicates dropped, sorted
+    IPv4 first, one per line. The detectors' SQL casts every stored range to
+    ``inet``; only this form reaches the database. ``ValidationError`` lists
+    every refused range."""
+    tokens = (text or "").replace(",", "\n").split()
+    if len(tokens) > MAX_IP_RANGES:
+        raise ValidationError(f"At most {MAX_IP_RANGES} ranges; this lists {len(tokens)}.")
+    networks, errors = set(), []
+    for token in tokens:
+        try:
+            networks.add(canonical_ip_range(token))
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    ordered = sorted(networks, key=lambda n: (n.version, n.network_address, n.prefixlen))
+    return "\n".join(str(network) for network in ordered)
+
+
 def parse_ip_ranges(text):
     """The registered source ranges, one CIDR per line or comma-separated."""
     networks = []
@@ -27,7 +131,25 @@ def parse_ip_ranges(text):
 
 
 def validate_ip_ranges(text):
-    parse_ip_ranges(text)
+    """Kept for migration 0001, which names it; ``IpRangesField`` validates now."""
+    canonical_ip_ranges(text)
+
+
+class IpRangesField(models.TextField):
+    """Registered ranges, stored only in ``canonical_ip_ranges`` form.
+
+    ``to_python`` canonicalises in ``full_clean`` (forms, the admin) and
+    ``pre_save`` on every ``save()``/``create()``, so no path through the ORM
+    stores a range the detectors cannot read; what cannot be canonical is
+    refused (``ValidationError``)."""
+
+    def to_python(self, value):
+        return canonical_ip_ranges(super().to_python(value) or "")
+
+    def pre_save(self, model_instance, add):
+        value = canonical_ip_ranges(getattr(model_instance, self.attname) or "")
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class Csp(models.Model):
@@ -50,11 +172,11 @@ class Csp(models.Model):
     scope_of_use = models.TextField(
         help_text="What the CSP will do with the data, shown to customers word for word."
     )
-    registered_ip_ranges = models.TextField(
+    registered_ip_ranges = IpRangesField(
         "registered source IP ranges",
         blank=True,
-        validators=[validate_ip_ranges],
-        help_text="Optional. One CIDR per line; API calls from elsewhere are refused.",
+        help_text="Optional. One CIDR per line (203.0.113.0/24, 2001:db8::/48); API calls "
+        "from elsewhere are refused.",
     )
     status = models.CharField(
         max_length=20, choices=CspStatus.choices, default=CspStatus.PENDING_REVIEW

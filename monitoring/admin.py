@@ -29,7 +29,7 @@ from csp_registry.services import CspTransitionError
 from smt_portal.admin_actions import reason_form, reason_page
 
 from . import services
-from .dashboard import dashboard_charts, dashboard_weeks
+from .dashboard import dashboard_charts, dashboard_weeks, detector_runs
 from .detectors import DETECTORS
 from .models import (
     CommissionDirective,
@@ -302,6 +302,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "weeks": weeks,
             "charts": dashboard_charts(weeks),
+            "detector_runs": detector_runs(),
             "csp": csp,
             "csps": Csp.objects.order_by("legal_name").only("pk", "legal_name", "dba_name"),
         }

@@ -14,7 +14,8 @@ from django.utils.html import escape
 
 from affirmations.models import Record, RecordEvent
 
-from .models import PremiseAuthenticationAttempt, RedFlag
+from .detectors import DETECTORS
+from .models import DetectorRun, DetectorSetting, PremiseAuthenticationAttempt, RedFlag
 
 WEEKS = 12
 _OUTCOMES = {
@@ -114,6 +115,19 @@ def _count_open_flags(weeks, starts, now, scope):
     totals = RedFlag.objects.filter(**scope).aggregate(**counts)
     for index, start in enumerate(starts):
         weeks[start.date()].open_flags = totals[f"w{index}"]
+
+
+def detector_runs():
+    """Every detector with its last run, failing ones first, then those that never ran."""
+    runs = {run.detector: run for run in DetectorRun.objects.all()}
+    enabled = dict(DetectorSetting.objects.values_list("name", "enabled"))
+    rows = [
+        {"name": name, "label": detector.label, "enabled": enabled.get(name, True),
+         "run": runs.get(name)}
+        for name, detector in DETECTORS.items()
+    ]  # fmt: skip
+    order = {False: 0, None: 1, True: 2}
+    return sorted(rows, key=lambda row: (order[row["run"] and row["run"].ok], row["name"]))
 
 
 # --- SVG --------------------------------------------------------------------------------

@@ -163,6 +163,36 @@ class MonitoringSettings(models.Model):
         return settings_row
 
 
+class DetectorRun(models.Model):
+    """The last run of each detector (one row per detector, overwritten by each run).
+
+    The sweep runs every detector on its own: one that raises is rolled back,
+    logged and recorded here (``ok`` false, the error), and the others still
+    run. The dashboard shows these rows and ``/healthz`` names the detectors
+    whose last run failed, so a detector that stopped working is seen, not
+    silent. ``last_ok_at`` tells how long a failing one has been blind.
+    """
+
+    detector = models.CharField(max_length=50, unique=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    error_class = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    findings = models.PositiveIntegerField(default=0)
+    flags_opened = models.PositiveIntegerField(default=0)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["detector"]
+        verbose_name = "detector run"
+
+    def __str__(self):
+        outcome = "ok" if self.ok else f"failed ({self.error_class})"
+        return f"{self.detector}: {outcome} at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
 # --- Customer reports ---------------------------------------------------------------
 
 

@@ -18,12 +18,14 @@ The admin actions, the public report page and the Celery task only call these.
 """
 
 import json
+import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from affirmations.models import ActorType, AgreementPremise, AgreementStatus, EndedBy
 from affirmations.records import Actor
@@ -37,6 +39,7 @@ from .models import (
     UNRESOLVED_FLAG_STATUSES,
     CommissionDirective,
     CustomerReport,
+    DetectorRun,
     DetectorSetting,
     DirectiveAction,
     FlagAction,
@@ -49,6 +52,8 @@ from .models import (
     ReportOutcome,
     Severity,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class FlagTransitionError(Exception):
@@ -65,14 +70,28 @@ class DirectiveNotReady(Exception):
 def detector_settings_ensure():
     """A settings row with the defaults for every detector that has none; returns how
     many were created. Existing rows (staff's values) are never touched."""
-    existing = set(DetectorSetting.objects.values_list("name", flat=True))
+    existing = dict(DetectorSetting.objects.values_list("name", "thresholds"))
     missing = [
         DetectorSetting(name=name, window=detector.window, thresholds=dict(detector.thresholds))
         for name, detector in DETECTORS.items()
         if name not in existing
     ]
     DetectorSetting.objects.bulk_create(missing, ignore_conflicts=True)
+    _thresholds_complete(existing)
     return len(missing)
+
+
+def _thresholds_complete(existing):
+    """A threshold a detector gained since its row was seeded gets its default;
+    the values staff set stay as they are."""
+    for name, thresholds in existing.items():
+        detector = DETECTORS.get(name)
+        if detector is None or not isinstance(thresholds, dict):
+            continue
+        if set(detector.thresholds) - set(thresholds):
+            DetectorSetting.objects.filter(name=name).update(
+                thresholds={**detector.thresholds, **thresholds}
+            )
 
 
 @dataclass(frozen=True)
@@ -84,25 +103,65 @@ class RunCounts:
 def detectors_run(*, now):
     """Run each enabled detector over the window containing ``now`` and the one
     before it (rows written late, or a missed run, are still counted); raise
-    or refresh flags. Returns ``{detector name: {"findings", "opened"}}``."""
+    or refresh flags. Returns ``{detector name: {"findings", "opened"}}``, plus
+    ``"error"`` (the exception's class) for a detector that failed.
+
+    Each detector runs on its own, in its own transaction (a savepoint inside
+    an outer one): one that raises — a bad value in the data, a bug, a
+    timeout — is rolled back, logged and recorded in ``DetectorRun``, and the
+    others still run. One detector's failure never blinds the rest."""
     detector_settings_ensure()
     results = {}
     for setting in DetectorSetting.objects.filter(enabled=True).order_by("name"):
         detector = DETECTORS.get(setting.name)
         if detector is None:
             continue  # a row left behind by a detector since removed
-        results[setting.name] = _detector_run(detector, setting, now).__dict__
+        results[setting.name] = _detector_run_alone(detector, setting, now)
     return results
+
+
+def _detector_run_alone(detector, setting, now):
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            counts = _detector_run(detector, setting, now)
+    except Exception as exc:  # any failure of one detector; the sweep goes on
+        logger.exception("Detector %s failed; the other detectors still run", detector.name)
+        elapsed = timedelta(seconds=time.monotonic() - started)
+        detector_run_record(name=detector.name, now=now, elapsed=elapsed, error=exc)
+        return {**RunCounts().__dict__, "error": exc.__class__.__name__}
+    elapsed = timedelta(seconds=time.monotonic() - started)
+    detector_run_record(name=detector.name, now=now, elapsed=elapsed, counts=counts)
+    return counts.__dict__
+
+
+def detector_run_record(*, name, now, elapsed, counts=None, error=None):
+    """Store the outcome of one detector's run (its row in ``DetectorRun``)."""
+    values = {"started_at": now, "finished_at": now + elapsed, "ok": error is None}
+    if error is None:
+        values |= {"error_class": "", "error_message": "", "findings": counts.findings,
+                   "flags_opened": counts.opened, "last_ok_at": now}  # fmt: skip
+    else:
+        kind = f"{type(error).__module__}.{type(error).__qualname__}"
+        values |= {"error_class": kind[:200], "error_message": str(error)[:2000],
+                   "findings": 0, "flags_opened": 0}  # fmt: skip
+    in_a_row = 0 if error is None else F("failures_in_a_row") + 1
+    if not DetectorRun.objects.filter(detector=name).update(**values, failures_in_a_row=in_a_row):
+        DetectorRun.objects.get_or_create(
+            detector=name, defaults={**values, "failures_in_a_row": int(error is not None)}
+        )
 
 
 def _detector_run(detector, setting, now):
     current = Window.containing(now, setting.window)
+    # Defaults fill a threshold the row lacks (a detector that gained one).
+    thresholds = {**detector.thresholds, **setting.thresholds}
     findings = opened = 0
     for window in (current.previous(), current):
-        for finding in detector.find(window, setting.thresholds):
+        for finding in detector.find(window, thresholds):
             _, created = flag_raise(
                 detector=detector, window=window, finding=finding,
-                thresholds=setting.thresholds, now=now,
+                thresholds=thresholds, now=now,
             )  # fmt: skip
             findings += 1
             opened += created

@@ -30,16 +30,21 @@ def _ip_network(ip):
 
 
 def _ip_in_ranges(ip, ranges_text):
+    """Raises on a range not in the stored (canonical) form, as PostgreSQL's
+    ``::inet[]`` cast raises: the model only stores canonical ranges, so one
+    that is not was written behind its back, and the detector's run fails
+    loudly (recorded, on the dashboard and ``/healthz``) rather than silently
+    missing that CSP's opt-ins."""
     if not ip or not (ranges_text or "").strip():
         return 0
     address = ipaddress.ip_address(ip)
+    found = 0
     for token in ranges_text.replace(",", "\n").split():
-        try:
-            if address in ipaddress.ip_network(token, strict=False):
-                return 1
-        except ValueError:
-            continue  # the model validates ranges; an odd legacy value matches nothing
-    return 0
+        network = ipaddress.ip_network(token, strict=False)  # ValueError, like the cast
+        if "%" in token or str(network) != token:
+            raise ValueError(f"IP range {token[:60]!r} is not in canonical form")
+        found = found or int(address.version == network.version and address in network)
+    return found
 
 
 def _agreement_id_from_path(path):

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 
@@ -7,9 +9,43 @@ def test_healthz_reports_each_dependency(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "monitoring"}
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["cache"] == {"ok": True}
+    assert body["checks"]["monitoring"] == {
+        "ok": True, "failing_detectors": [], "last_run_at": None,
+    }  # fmt: skip
+
+
+def _detector_ran(name, *, ok, at):
+    from monitoring.models import DetectorRun
+
+    error = {} if ok else {"error_class": "psycopg.errors.InvalidTextRepresentation"}
+    DetectorRun.objects.create(detector=name, ok=ok, started_at=at, finished_at=at, **error)
+
+
+@pytest.mark.django_db
+def test_healthz_names_the_detectors_whose_last_run_failed_and_stays_200(client):
+    at = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    _detector_ran("mass_affirmation_one_source", ok=True, at=at)
+    _detector_ran("csp_affirms_for_customer", ok=False, at=at + timedelta(seconds=2))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"]["monitoring"] == {
+        "ok": False,
+        "failing_detectors": ["csp_affirms_for_customer"],
+        "last_run_at": "2026-11-23T18:00:02+00:00",
+    }
+
+
+@pytest.mark.django_db
+def test_the_monitoring_check_is_one_query(django_assert_num_queries):
+    from smt_portal import health
+
+    _detector_ran("fast_decisions", ok=False, at=datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
+    with django_assert_num_queries(1):
+        assert health._monitoring()["failing_detectors"] == ["fast_decisions"]
 
 
 @pytest.mark.django_db
@@ -23,6 +59,7 @@ def test_healthz_is_503_when_the_database_does_not_answer(client, monkeypatch):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == {"ok": False, "error": "OSError"}
+    assert response.json()["checks"]["monitoring"] == {"ok": False, "error": "database"}
 
 
 NOT_LISTENING = "redis://127.0.0.1:1/0"
