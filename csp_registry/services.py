@@ -140,11 +140,36 @@ def csp_revoke(*, csp, now, reason, by=None):
     return change
 
 
+class CspConflictError(Exception):
+    """Another registration already holds that contact email."""
+
+
 def csp_create_approved(*, name, email, now):
-    """An active CSP for ``create_csp``: ``(csp, created)``; an existing email is reused."""
+    """An active CSP for ``create_csp``: ``(csp, created)``.
+
+    Run again for the same provider it returns the CSP it made. Any other
+    registration with that email — an application waiting for review, a
+    suspended or revoked CSP, or a CSP of another name — is refused: the
+    command must never approve, or hand a key for, a registration that
+    someone else submitted and staff have not reviewed.
+    """
     existing = Csp.objects.filter(contact_email__iexact=email).order_by("pk").first()
-    if existing is not None:
-        return existing, False
+    if existing is None:
+        return _csp_create_active(name=name, email=email, now=now), True
+    if existing.status != CspStatus.ACTIVE:
+        raise CspConflictError(
+            f"CSP #{existing.pk} with that email is {existing.status}: "
+            "decide on it in the admin; create_csp does not take it over."
+        )
+    if existing.legal_name.casefold() != name.casefold():
+        raise CspConflictError(
+            f"CSP #{existing.pk} {existing.legal_name!r} already has that email; "
+            f"it is not {name!r}."
+        )
+    return existing, False
+
+
+def _csp_create_active(*, name, email, now):
     domain = urlsplit(f"//{email.rpartition('@')[2]}").hostname or "example.com"
     with transaction.atomic():
         csp = Csp.objects.create(
@@ -168,7 +193,7 @@ def csp_create_approved(*, name, email, now):
             actor="create_csp command",
             reason="created approved from the command line",
         )
-    return csp, True
+    return csp
 
 
 def csp_issue_key(*, csp, now, name="", expires_at=None, by=None):

@@ -50,3 +50,27 @@ def test_rotate_key_revokes_the_old_keys_and_prints_a_new_one():
 def test_a_bad_email_is_refused():
     with pytest.raises(CommandError, match="not an email"):
         _run("--name", "Acme", "--email", "nope")
+
+
+def test_a_pending_application_with_that_email_is_neither_approved_nor_given_a_key(pending_csp):
+    email = pending_csp.contact_email
+    for extra in ((), ("--rotate-key",)):
+        with pytest.raises(CommandError, match="pending_review"):
+            _run("--name", pending_csp.legal_name, "--email", email, *extra)
+    pending_csp.refresh_from_db()
+    assert pending_csp.status == CspStatus.PENDING_REVIEW
+    assert not pending_csp.api_keys.exists()
+
+
+def test_a_suspended_or_revoked_csp_is_not_taken_over(suspended_csp, revoked_csp):
+    for csp in (suspended_csp, revoked_csp):
+        with pytest.raises(CommandError, match=csp.status):
+            _run("--name", csp.legal_name, "--email", csp.contact_email, "--rotate-key")
+        csp.refresh_from_db()
+        assert not csp.api_keys.filter(revoked_at__isnull=True).exists()
+
+
+def test_another_providers_email_under_a_new_name_is_refused(active_csp):
+    with pytest.raises(CommandError, match="already has that email"):
+        _run("--name", "Impostor LLC", "--email", active_csp.contact_email.upper(), "--rotate-key")
+    assert Csp.objects.count() == 1

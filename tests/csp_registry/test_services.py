@@ -196,7 +196,9 @@ def test_create_approved_makes_an_active_csp_once_per_email():
     assert created and csp.status == CspStatus.ACTIVE
     assert csp.privacy_policy_url == "https://acme.example/privacy"
     assert list(csp.status_changes.values_list("to_status", flat=True)) == ["active"]
-    again, created_again = csp_create_approved(name="Acme", email="API@acme.example", now=NOW)
+    again, created_again = csp_create_approved(
+        name="ACME ENERGY", email="API@acme.example", now=NOW
+    )
     assert (again, created_again) == (csp, False)
 
 

@@ -4,13 +4,19 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from csp_registry.services import csp_create_approved, csp_issue_key, csp_rotate_keys
+from csp_registry.services import (
+    CspConflictError,
+    csp_create_approved,
+    csp_issue_key,
+    csp_rotate_keys,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Create an approved (active) CSP and print its API key once. Idempotent: a CSP "
-        "with that contact email is reported and gets no new key unless --rotate-key."
+        "with that contact email and name is reported and gets no new key unless --rotate-key; "
+        "an application or another provider with that email is refused."
     )
 
     def add_arguments(self, parser):
@@ -29,7 +35,10 @@ class Command(BaseCommand):
             raise CommandError(f"{email!r} is not an email address") from None
         now = timezone.now()
         with transaction.atomic():
-            csp, created = csp_create_approved(name=name, email=email, now=now)
+            try:
+                csp, created = csp_create_approved(name=name, email=email, now=now)
+            except CspConflictError as exc:
+                raise CommandError(str(exc)) from None
             if created:
                 _, full_key = csp_issue_key(csp=csp, now=now, name="create_csp")
             elif rotate_key:
