@@ -77,6 +77,10 @@ def link_not_found(request):
 
 
 def _remember(request, kind, link):
+    # Holding a link in the session is what lets its POSTs act: the session
+    # gets a new key here, so a session id planted in the customer's browser
+    # beforehand (session fixation) never gains that power.
+    request.session.cycle_key()
     key = f"{kind}_links"
     links = [pk for pk in request.session.get(key, []) if pk != link.pk]
     request.session[key] = [*links, link.pk][-MAX_LINKS_IN_SESSION:]
