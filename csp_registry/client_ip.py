@@ -43,6 +43,29 @@ def forwarded_header_untrusted(request):
     return len(_forwarded_entries(request)) > count
 
 
+# One IPv6 customer line is a /64 (RFC 6177): its owner picks any of its 2**64
+# addresses at will, so limits that key on the full address do not limit it.
+IPV6_SOURCE_PREFIX = 64
+
+
+def ip_source(ip):
+    """The network that one client controls: an IPv4 address, or an IPv6 /64.
+
+    ``"2001:db8:1:2::7"`` → ``"2001:db8:1:2::/64"``; ``"198.51.100.7"`` (or its
+    IPv4-mapped IPv6 form) → ``"198.51.100.7"``. Anything unparseable is returned
+    as it is.
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 4:
+        return str(address)
+    return str(ipaddress.ip_network(f"{address}/{IPV6_SOURCE_PREFIX}", strict=False))
+
+
 def ratelimit_ip_key(group, request):
-    """A django-ratelimit key function: the trusted client IP."""
-    return client_ip(request)
+    """A django-ratelimit key function: the trusted client's source (IPv4, IPv6 /64)."""
+    return ip_source(client_ip(request))

@@ -327,10 +327,13 @@ API_RATE_LIMITS = {
         "ip": env.str("API_RATE_LIMIT_PER_IP", default="1200/m"),
         "csp": env.str("API_RATE_LIMIT_PER_CSP", default="600/m"),
     },
-    # Guessing ESI IDs is the attack this endpoint invites (R18).
+    # The premise-check budget: guessing ESI IDs is the attack (R18). It counts
+    # premises checked, by premise authentication and agreement creation alike
+    # (csp_registry/api/ratelimits.py); per hour, so that one agreement of 200
+    # premises fits, at the same average as 120/m and 60/m.
     "premise_authentication": {
-        "ip": env.str("API_PREMISE_AUTH_RATE_LIMIT_PER_IP", default="120/m"),
-        "csp": env.str("API_PREMISE_AUTH_RATE_LIMIT_PER_CSP", default="60/m"),
+        "ip": env.str("API_PREMISE_AUTH_RATE_LIMIT_PER_IP", default="7200/h"),
+        "csp": env.str("API_PREMISE_AUTH_RATE_LIMIT_PER_CSP", default="3600/h"),
     },
 }
 CSP_REGISTER_RATE_LIMIT = env.str("CSP_REGISTER_RATE_LIMIT", default="5/h")

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from csp_registry.api.base import CspApiView, CspGenericApiView
 from csp_registry.api.errors import ErrorSerializer, error_response
 from csp_registry.api.idempotency import idempotent
+from csp_registry.api.ratelimits import premise_checks_consume
 from csp_registry.client_ip import client_ip
 
 from .. import services
@@ -148,6 +149,9 @@ class AgreementsView(CspGenericApiView):
     def post(self, request):
         data = AgreementCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        # Every premise is checked as premise authentication checks one, so
+        # each is taken from the same budget first (refused whole: 429).
+        premise_checks_consume(request, count=len(data.validated_data["premises"]))
         try:
             agreement = services.agreement_request(
                 csp=request.csp,

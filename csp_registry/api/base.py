@@ -15,6 +15,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from .authentication import CspKeyAuthentication
+from .parsers import LimitedJSONParser, body_size_check
 from .permissions import FromRegisteredIpRange, IsActiveCsp
 from .ratelimits import enforce_rate_limits
 
@@ -22,6 +23,8 @@ from .ratelimits import enforce_rate_limits
 class CspApiMixin:
     authentication_classes = [CspKeyAuthentication]
     permission_classes = [IsActiveCsp, FromRegisteredIpRange]
+    # 1 MiB and 64 levels at most (the contract's limits).
+    parser_classes = [LimitedJSONParser]
     rate_limit_scope = "default"
 
     def __init_subclass__(cls, **kwargs):
@@ -34,6 +37,7 @@ class CspApiMixin:
         # Per IP before authentication, so guessing keys is limited too; per
         # CSP after it. Both before the view runs, so a refusal writes nothing.
         enforce_rate_limits(request, scope=self.rate_limit_scope, per="ip")
+        body_size_check(request)
         super().initial(request, *args, **kwargs)
         enforce_rate_limits(request, scope=self.rate_limit_scope, per="csp")
 

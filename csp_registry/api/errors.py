@@ -9,6 +9,7 @@ unhandled exceptions, an unreachable cache).
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -28,6 +29,17 @@ class ApiError(exceptions.APIException):
         self.message = message
         self.fields = fields or {}
         self.headers = headers or {}
+
+
+MAX_BODY_BYTES = 1024 * 1024  # the contract's limit on a JSON body
+
+
+def too_large():
+    return ApiError(
+        status=413,
+        code="too_large",
+        message=f"The body is larger than {MAX_BODY_BYTES} bytes (1 MiB).",
+    )
 
 
 def error_body(*, code, message, fields=None):
@@ -79,6 +91,8 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = too_large()
     if not isinstance(exc, exceptions.APIException):
         return None
     response = error_response(

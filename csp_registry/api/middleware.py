@@ -11,6 +11,7 @@ other middleware.
 import logging
 import time
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -52,6 +53,10 @@ class ApiConventionsMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith(API_PREFIX):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return error_json_response(
+                status=413, code="too_large", message="The body is larger than 1 MiB."
+            )
         if _is_cache_outage(exception):
             logger.warning("cache unavailable during %s %s", request.method, request.path)
             return error_json_response(

@@ -13,18 +13,25 @@ from .base import CspApiMixin
 from .errors import ErrorSerializer
 
 _COMMON_ERRORS = {
-    "400": "`invalid`: a malformed body or parameter; `fields` says which.",
+    "400": (
+        "`invalid`: a malformed body or parameter; `fields` says which. A JSON body "
+        "nested more than 64 levels deep is refused whole."
+    ),
     "401": "`unauthenticated`: no API key, or one that is wrong, revoked or expired.",
     "403": (
         "`csp_not_active`: the provider is pending review, suspended or revoked; "
         "`ip_not_registered`: the call comes from outside the provider's registered ranges."
     ),
     "406": "`not_acceptable`: the client does not accept JSON.",
-    "429": "`rate_limited`: too many requests; see the Retry-After header.",
+    "429": (
+        "`rate_limited`: too many requests, or more premises than the premise-check "
+        "budget has left (nothing was checked); see the Retry-After header."
+    ),
     "500": "`server_error`: a fault on the portal's side; it was logged.",
     "503": "`service_unavailable`: briefly unavailable; nothing was done, retry.",
 }
 _POST_ERRORS = {
+    "413": "`too_large`: the body is over 1 MiB.",
     "415": "`unsupported_media_type`: the body is not JSON.",
     "422": "`idempotency_key_reused`: this Idempotency-Key came with a different request.",
 }

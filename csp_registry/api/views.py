@@ -19,6 +19,7 @@ from premises.services import premise_authenticate
 
 from .base import CspApiView
 from .idempotency import idempotent
+from .ratelimits import premise_checks_consume
 
 
 class RepListView(CspApiView):
@@ -57,8 +58,9 @@ NOT_AUTHENTICATED = {"authenticated": False}
 
 
 class PremiseAuthenticationView(CspApiView):
-    # Tighter limits: guessing ESI IDs and meter numbers is the attack.
-    rate_limit_scope = "premise_authentication"
+    # Guessing ESI IDs and meter numbers is the attack: besides the default
+    # limits, each check is taken from the premise-check budget, which the
+    # agreements endpoint shares (see ratelimits.premise_checks_consume).
 
     class PremiseAuthenticationInput(serializers.Serializer):
         esi_id = serializers.CharField(max_length=64, help_text="17 or 22 digits, from 10.")
@@ -94,6 +96,7 @@ class PremiseAuthenticationView(CspApiView):
     def post(self, request):
         facts = self.PremiseAuthenticationInput(data=request.data)
         facts.is_valid(raise_exception=True)
+        premise_checks_consume(request, count=1)
         result = premise_authenticate(
             **facts.validated_data, csp=request.csp, ip=client_ip(request), now=timezone.now()
         )

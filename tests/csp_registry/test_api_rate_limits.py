@@ -4,6 +4,7 @@ import pytest
 import time_machine
 from django.test import override_settings
 
+from csp_registry.client_ip import ratelimit_ip_key
 from csp_registry.models import ApiRequestLog, IdempotencyKey
 from monitoring.models import PremiseAuthenticationAttempt
 from tests.factories import make_premise, make_rep
@@ -58,6 +59,27 @@ def test_an_ip_is_limited_across_csps_and_anonymous_callers(
     assert other_csp_api.get(REPS, REMOTE_ADDR="198.51.100.1").status_code == 200
     assert anonymous_api.get(REPS, REMOTE_ADDR="198.51.100.1").status_code == 429
     assert csp_api.get(REPS, REMOTE_ADDR="198.51.100.2").status_code == 200
+
+
+def test_addresses_of_one_ipv6_slash_64_share_one_ip_limit(settings, csp_api, anonymous_api):
+    _limits(settings, default={"ip": "2/m"})
+    assert csp_api.get(REPS, REMOTE_ADDR="2001:db8:5:6::1").status_code == 200
+    assert anonymous_api.get(REPS, REMOTE_ADDR="2001:db8:5:6:a:b:c:d").status_code == 401
+    assert csp_api.get(REPS, REMOTE_ADDR="2001:db8:5:6:ffff::9").status_code == 429
+    assert csp_api.get(REPS, REMOTE_ADDR="2001:db8:5:7::1").status_code == 200  # next /64
+
+
+@pytest.mark.parametrize(
+    ("address", "source"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4-mapped: the IPv4 address, not ::/64
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::", "2001:db8:1:2::/64"),
+    ],
+)
+def test_ip_limits_key_on_the_ipv4_address_or_the_ipv6_slash_64(rf, address, source):
+    assert ratelimit_ip_key("any", rf.get("/", REMOTE_ADDR=address)) == source
 
 
 def test_premise_authentication_has_its_own_tighter_limit(settings, csp_api):
