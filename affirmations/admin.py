@@ -2,18 +2,22 @@
 
 Agreements change only through the services (the API, the customer pages,
 the sweeps), so here they are read-only. Records can be neither added,
-changed nor deleted, only read and exported. A published disclosure version
-is never edited: staff add a new version.
+changed nor deleted, only read (``view_record``) and exported
+(``export_record``: the actions and the export page). An agreement shows the
+customer's full email address: only roles granted ``view_agreement`` see it.
+A published disclosure version is never edited: staff add a new version.
 """
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
+from smt_portal.admin_actions import permission_check
 
 from .exports import records_csv, records_for, records_json
 from .models import Agreement, AgreementPremise, Disclosure, Record
@@ -55,7 +59,10 @@ class AgreementRecordInline(ReadOnlyMixin, admin.TabularInline):
 
 
 def _export_agreements(fmt):
-    @admin.action(description=f"Export records of selected agreements ({fmt.upper()})")
+    @admin.action(
+        description=f"Export records of selected agreements ({fmt.upper()})",
+        permissions=["export"],
+    )
     def action(modeladmin, request, queryset):
         records = records_for().filter(agreement__in=queryset.values("pk"))
         return export_response(records, fmt, f"agreement-records-{timezone.now():%Y%m%d%H%M%S}")
@@ -75,9 +82,7 @@ class AgreementAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [AgreementPremiseInline, AgreementRecordInline]
     actions = [_export_agreements("csv"), _export_agreements("json")]
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
+    has_export_permission = permission_check("affirmations.export_record")
 
 
 @admin.register(Disclosure)
@@ -127,7 +132,7 @@ class RecordExportForm(forms.Form):
 
 
 def _export_selected(fmt):
-    @admin.action(description=f"Export selected records ({fmt.upper()})")
+    @admin.action(description=f"Export selected records ({fmt.upper()})", permissions=["export"])
     def action(modeladmin, request, queryset):
         return export_response(queryset.order_by("id"), fmt, "records")
 
@@ -143,9 +148,11 @@ class RecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("agreement", "csp")
     actions = [_export_selected("csv"), _export_selected("json")]
     show_full_result_count = False  # a COUNT over millions of rows on every page
+    has_export_permission = permission_check("affirmations.export_record")
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
+        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         export = path(
@@ -157,6 +164,8 @@ class RecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def export_view(self, request):
         """Export the records of one agreement, one ESI ID or one CSP."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
         form = RecordExportForm(request.GET if request.GET else None)
         if form.is_bound and form.is_valid():
             data = form.cleaned_data

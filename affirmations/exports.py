@@ -1,13 +1,15 @@
 """Exports of the record (R13) for regulators: CSV and JSON, streamed.
 
 Rows go out in chain order with their hashes, so whoever receives an export
-can re-check the links between consecutive rows themselves.
+can re-check the links between consecutive rows themselves (from the JSON
+export: the CSV neutralises cells a spreadsheet would run as formulas).
 """
 
-import csv
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+
+from smt_portal.csv_export import csv_lines
 
 from .models import Record
 
@@ -34,18 +36,19 @@ def _rows(records):
         yield dict(zip(FIELDS, row, strict=True))
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def records_csv(records):
-    """CSV lines, header first; ``details`` as JSON text."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(FIELDS)
-    for row in _rows(records):
-        row["details"] = json.dumps(row["details"], sort_keys=True, cls=DjangoJSONEncoder)
-        yield writer.writerow([row[field] for field in FIELDS])
+    """CSV lines, header first; ``details`` as JSON text.
+
+    Text that a spreadsheet would run as a formula (a user agent beginning
+    with ``=``) gets a leading apostrophe (``smt_portal.csv_export``), so a
+    re-check of the hashes reads the JSON export, which is exact.
+    """
+    return csv_lines(FIELDS, (_csv_row(row) for row in _rows(records)))
+
+
+def _csv_row(row):
+    row["details"] = json.dumps(row["details"], sort_keys=True, cls=DjangoJSONEncoder)
+    return [row[field] for field in FIELDS]
 
 
 def records_json(records):

@@ -1,15 +1,22 @@
 """Staff tools: review applications, change statuses, issue and revoke API keys.
 
 Status changes happen only through actions that call the services (each asks
-for a reason on an intermediate page and records the acting user). Keys are
-shown once, in a message, when created; their hashes never appear.
+for a reason on an intermediate page and records the acting user). Who may
+do what is a permission (roles in ``monitoring/seed.py``): approving and
+rejecting applications needs ``review_csp``; suspending, reinstating and
+revoking ``enforce_csp`` (the management committee's; the Commission acts
+through a directive, carried out in ``monitoring``); issuing and revoking keys
+``issue_apikey`` and ``revoke_apikey``. A new key is shown once, on the page
+answering the POST that issued it; its hash never appears.
 """
 
 from django.contrib import admin, messages
 from django.db import models
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
-from smt_portal.admin_actions import reason_form, reason_page
+from smt_portal.admin_actions import permission_check, reason_form, reason_page
 
 from . import services
 from .models import ApiKey, ApiRequestLog, Csp, CspStatusChange
@@ -33,7 +40,7 @@ def _status_action(modeladmin, request, queryset, *, title, service, reason_requ
     return None
 
 
-@admin.action(description="Approve selected applications")
+@admin.action(description="Approve selected applications", permissions=["review"])
 def approve(modeladmin, request, queryset):
     return _status_action(
         modeladmin,
@@ -45,28 +52,28 @@ def approve(modeladmin, request, queryset):
     )
 
 
-@admin.action(description="Reject selected applications")
+@admin.action(description="Reject selected applications", permissions=["review"])
 def reject(modeladmin, request, queryset):
     return _status_action(
         modeladmin, request, queryset, title="Reject", service=services.csp_reject
     )
 
 
-@admin.action(description="Suspend selected CSPs")
+@admin.action(description="Suspend selected CSPs", permissions=["enforce"])
 def suspend(modeladmin, request, queryset):
     return _status_action(
         modeladmin, request, queryset, title="Suspend", service=services.csp_suspend
     )
 
 
-@admin.action(description="Reinstate selected CSPs")
+@admin.action(description="Reinstate selected CSPs", permissions=["enforce"])
 def reinstate(modeladmin, request, queryset):
     return _status_action(
         modeladmin, request, queryset, title="Reinstate", service=services.csp_reinstate
     )
 
 
-@admin.action(description="Revoke selected CSPs (final)")
+@admin.action(description="Revoke selected CSPs (final)", permissions=["enforce"])
 def revoke(modeladmin, request, queryset):
     return _status_action(
         modeladmin, request, queryset, title="Revoke", service=services.csp_revoke
@@ -119,11 +126,14 @@ class CspAdmin(admin.ModelAdmin):
     inlines = [ApiKeyInline, CspStatusChangeInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    has_review_permission = permission_check("csp_registry.review_csp")
+    has_enforce_permission = permission_check("csp_registry.enforce_csp")
+
     def has_delete_permission(self, request, obj=None):
         return False  # revoke, never delete
 
 
-@admin.action(description="Revoke selected API keys")
+@admin.action(description="Revoke selected API keys", permissions=["revoke"])
 def revoke_keys(modeladmin, request, queryset):
     now = timezone.now()
     count = sum(services.csp_revoke_key(api_key=key, now=now) for key in queryset)
@@ -156,12 +166,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.get_fields(request, obj)
 
+    has_revoke_permission = permission_check("csp_registry.revoke_apikey")
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("csp_registry.issue_apikey")
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a key never changes: revoke it and issue another
+
     def has_delete_permission(self, request, obj=None):
         return False
 
     def save_model(self, request, obj, form, change):
-        if change:
-            return
         api_key, full_key = services.csp_issue_key(
             csp=obj.csp,
             name=obj.name,
@@ -170,11 +186,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
             now=timezone.now(),
         )
         obj.pk, obj.prefix, obj.created_at = api_key.pk, api_key.prefix, api_key.created_at
-        self.message_user(
-            request,
-            f"New API key for {obj.csp} — copy it now, it is shown only once: {full_key}",
-            messages.WARNING,
-        )
+        obj.full_key = full_key  # on this object only, for response_add
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new key, once, in the answer to the POST that issued it.
+
+        Not in a message (messages travel in a signed, readable cookie), not
+        behind a redirect, and never stored by a cache or the browser.
+        """
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"New API key for {obj.csp}",
+            "opts": self.model._meta,
+            "api_key": obj,
+            "full_key": obj.full_key,
+        }
+        response = TemplateResponse(request, "admin/csp_registry/apikey/issued.html", context)
+        add_never_cache_headers(response)
+        return response
 
 
 @admin.register(ApiRequestLog)

@@ -16,20 +16,21 @@ out a directive ``carry_out_commissiondirective``.
 import ipaddress
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from csp_registry.services import CspTransitionError
-from smt_portal.admin_actions import reason_form, reason_page
+from smt_portal.admin_actions import permission_check, reason_form, reason_page
 
 from . import services
-from .dashboard import dashboard_charts, dashboard_weeks, detector_runs
+from .dashboard import DashboardQuery, dashboard_charts, dashboard_weeks, detector_runs
 from .detectors import DETECTORS
 from .models import (
     CommissionDirective,
@@ -196,11 +197,8 @@ class RedFlagAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def has_review_permission(self, request):
-        return request.user.has_perm("monitoring.review_redflag")
-
-    def has_enforce_permission(self, request):
-        return request.user.has_perm("monitoring.enforce_redflag")
+    has_review_permission = permission_check("monitoring.review_redflag")
+    has_enforce_permission = permission_check("monitoring.enforce_redflag")
 
     @admin.display(description="CSP")
     def csp_link(self, flag):
@@ -276,7 +274,11 @@ def _sample_cells(row, columns, model):
 
 @admin.register(Dashboard)
 class DashboardAdmin(admin.ModelAdmin):
-    """``/admin/monitoring/dashboard/``: weekly rates, overall or for one CSP (``?csp=``)."""
+    """``/admin/monitoring/dashboard/``: weekly rates, overall or for one CSP (``?csp=``).
+
+    Only that page: the proxy's change and history pages would show red flags
+    to whoever may see the dashboard, under another permission.
+    """
 
     def has_add_permission(self, request):
         return False
@@ -287,24 +289,31 @@ class DashboardAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
+
     def changelist_view(self, request, extra_context=None):
-        from csp_registry.models import Csp
-
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
-        csp = Csp.objects.filter(pk=request.GET.get("csp") or None).first()
-        weeks = dashboard_weeks(now=timezone.now(), csp_id=csp.pk if csp else None)
+        query = DashboardQuery(request.GET)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Monitoring dashboard — {csp or 'all CSPs'}",
+            "title": "Monitoring dashboard",
             "opts": self.model._meta,
+            "form": query,
+        }
+        if not query.is_valid():
+            template = "admin/monitoring/dashboard.html"
+            return TemplateResponse(request, template, context, status=400)
+        csp = query.cleaned_data["csp"]
+        weeks = dashboard_weeks(now=timezone.now(), csp_id=csp.pk if csp else None)
+        context |= {
+            "title": f"Monitoring dashboard — {csp or 'all CSPs'}",
             "weeks": weeks,
             "charts": dashboard_charts(weeks),
             "detector_runs": detector_runs(),
             "csp": csp,
-            "csps": Csp.objects.order_by("legal_name").only("pk", "legal_name", "dba_name"),
         }
         return TemplateResponse(request, "admin/monitoring/dashboard.html", context)
 
@@ -339,7 +348,8 @@ class MonitoringSettingsAdmin(admin.ModelAdmin):
     list_display = ("__str__", "spam_cooldown_days")
 
     def has_add_permission(self, request):
-        return not MonitoringSettings.objects.exists()
+        # The permission first: "no row yet" alone let any staff member add one.
+        return super().has_add_permission(request) and not MonitoringSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -391,8 +401,7 @@ class CommissionDirectiveAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def has_carry_out_permission(self, request):
-        return request.user.has_perm("monitoring.carry_out_commissiondirective")
+    has_carry_out_permission = permission_check("monitoring.carry_out_commissiondirective")
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -7,12 +7,14 @@ inline SVG drawn here, so the admin needs no JavaScript and no outside CDN.
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django import forms
 from django.db.models import Count, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.html import escape
 
 from affirmations.models import Record, RecordEvent
+from csp_registry.models import Csp
 
 from .detectors import DETECTORS
 from .models import DetectorRun, DetectorSetting, PremiseAuthenticationAttempt, RedFlag
@@ -24,6 +26,21 @@ _OUTCOMES = {
     RecordEvent.REPORTED_SPAM: "spam",
     RecordEvent.TIMED_OUT: "time_out",
 }
+
+
+class DashboardQuery(forms.Form):
+    """The dashboard's query string: ``?csp=<id>`` narrows it to one CSP.
+
+    A value that names no CSP (``?csp=x``, a deleted id) is an error shown on
+    the page, never a silent fall-back to every CSP.
+    """
+
+    csp = forms.ModelChoiceField(
+        queryset=Csp.objects.order_by("legal_name").only("pk", "legal_name", "dba_name"),
+        required=False,
+        empty_label="All CSPs",
+        label="CSP",
+    )
 
 
 @dataclass

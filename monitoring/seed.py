@@ -16,9 +16,10 @@ COMMITTEE = "Management committee"
 LIAISON = "Commission liaison"
 AUDITOR = "Auditor"
 
-# Read access shared by every role: the records behind the flags.
+# Read access shared by every role: the records behind the flags. Agreements
+# are not in it: their pages show the customer's full email address, which
+# the committee and the auditors need and the Commission liaison does not.
 _READ = [
-    "affirmations.view_agreement",
     "affirmations.view_record",
     "affirmations.view_disclosure",
     "csp_registry.view_csp",
@@ -35,22 +36,40 @@ _READ = [
 ]
 
 ROLE_PERMISSIONS = {
+    # Runs the rules: reviews applications and red flags, suspends, reinstates
+    # and revokes CSPs, issues and revokes their keys, sets the thresholds.
     COMMITTEE: [
         *_READ,
+        "affirmations.view_agreement",
+        "affirmations.export_record",
+        "csp_registry.review_csp",
+        "csp_registry.enforce_csp",
+        "csp_registry.view_apikey",
+        "csp_registry.issue_apikey",
+        "csp_registry.revoke_apikey",
         "monitoring.review_redflag",
         "monitoring.enforce_redflag",
         "monitoring.change_detectorsetting",
         "monitoring.change_monitoringsettings",
     ],
+    # The Commission acts on a CSP only through a directive: the liaison records
+    # it and carries it out; no direct CSP action, no flag decisions.
     LIAISON: [
         *_READ,
         "monitoring.add_commissiondirective",
         "monitoring.change_commissiondirective",
         "monitoring.carry_out_commissiondirective",
     ],
-    # Read-only: records, flags, exports (the record export is a read).
-    AUDITOR: list(_READ),
+    # Read-only: the record and agreements it audits, flags, exports (a read).
+    AUDITOR: [
+        *_READ,
+        "affirmations.view_agreement",
+        "affirmations.export_record",
+    ],
 }
+# Nobody holds a permission by being staff: a staff user in no role sees nothing.
+# The outbox (``outbox.retry_outboundemail``), reference data and disclosures are
+# operators' work, granted to people one by one, not to a role.
 
 
 def seed_reference_data(stdout):

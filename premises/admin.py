@@ -124,7 +124,8 @@ class TermPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ("updated_at",)
 
     def has_add_permission(self, request):
-        return not TermPolicy.objects.exists()
+        # The permission first: "no row yet" alone let any staff member add one.
+        return super().has_add_permission(request) and not TermPolicy.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -1,4 +1,5 @@
-"""The intermediate page of admin actions that ask staff for a reason."""
+"""What admin actions share: the permission each declares, and the intermediate
+page of those that ask staff for a reason."""
 
 from django import forms
 from django.contrib import admin
@@ -31,3 +32,18 @@ def reason_page(modeladmin, request, queryset, *, title, form, template):
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, template, context)
+
+
+def permission_check(permission):
+    """A ``has_<name>_permission`` method for a ``ModelAdmin``: the user holds ``permission``.
+
+    Every action declares ``@admin.action(permissions=["<name>"])`` and every
+    custom view calls the same method, so one dotted name (granted to roles in
+    ``monitoring/seed.py``) decides who sees and who runs it.
+    """
+
+    def has_permission(modeladmin, request, obj=None):
+        return request.user.has_perm(permission)
+
+    has_permission.permission = permission
+    return has_permission

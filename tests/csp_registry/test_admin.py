@@ -1,12 +1,15 @@
 """Staff review applications and manage keys in the admin, through the services."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 
+from csp_registry.keys import hash_key
 from csp_registry.models import ApiKey, Csp, CspStatus
 from outbox.models import OutboundEmail
-from tests.personas import make_csp
+from tests.personas import key_secret, make_csp
 
 CHANGELIST = "/admin/csp_registry/csp/"
 
@@ -58,20 +61,44 @@ def test_suspend_from_the_admin_locks_the_api_at_once(staff_client, csp_api):
     assert csp_api.get("/api/v1/reps/").status_code == 403
 
 
+def _keys_in(page, api_key):
+    return re.findall(rf"smt_{api_key.prefix}_[A-Za-z0-9_-]+", page)
+
+
 def test_creating_a_key_shows_it_once_and_never_the_hash(staff_client, active_csp):
     response = staff_client.post(
         "/admin/csp_registry/apikey/add/", {"csp": active_csp.pk, "name": "prod"}, follow=True
     )
     api_key = ApiKey.objects.get()
     page = response.content.decode()
-    shown = [w for w in page.split() if w.startswith(f"smt_{api_key.prefix}_")]
-    assert shown, "the new key is shown once"
+    shown = _keys_in(page, api_key)
+    assert len(shown) == 1, "the new key is shown once"
+    assert hash_key(shown[0]) == api_key.hashed_key
     assert api_key.hashed_key not in page
     assert api_key.created_by == staff_client.user
     later = staff_client.get(f"/admin/csp_registry/apikey/{api_key.pk}/change/").content.decode()
     assert api_key.hashed_key not in later and shown[0] not in later
     csp_page = staff_client.get(f"/admin/csp_registry/csp/{active_csp.pk}/change/").content.decode()
     assert api_key.hashed_key not in csp_page and api_key.prefix in csp_page
+
+
+def test_a_new_key_is_on_the_page_answering_the_post_and_never_in_a_cookie(staff_client,
+                                                                          active_csp):  # fmt: skip
+    response = staff_client.post(
+        "/admin/csp_registry/apikey/add/", {"csp": active_csp.pk, "name": "prod", "_save": "Save"}
+    )
+    api_key = ApiKey.objects.get()
+    [full_key] = _keys_in(response.content.decode(), api_key)
+    assert response.status_code == 200, "no redirect: the key is in this answer only"
+    assert "no-store" in response["Cache-Control"]
+    secret = key_secret(full_key)
+    for cookie in response.cookies.values():
+        assert secret not in cookie.value, cookie.key
+    # The messages cookie is signed, not encrypted (and may be compressed): no message at all.
+    assert not response.cookies.get("messages", None) or not response.cookies["messages"].value
+    assert not [str(m) for m in get_messages(response.wsgi_request)]
+    next_page = staff_client.get("/admin/csp_registry/apikey/").content.decode()
+    assert secret not in next_page and secret not in str(staff_client.cookies)
 
 
 def test_the_status_history_and_request_log_pages_render(staff_client, csp_api):
@@ -82,7 +109,7 @@ def test_the_status_history_and_request_log_pages_render(staff_client, csp_api):
 
 def test_no_admin_page_shows_an_existing_key_or_its_hash(staff_client, csp_api):
     api_key = ApiKey.objects.get(csp=csp_api.csp)
-    secret = csp_api.key.rpartition("_")[2]
+    secret = key_secret(csp_api.key)
     pages = [
         "/admin/csp_registry/apikey/",
         f"/admin/csp_registry/apikey/{api_key.pk}/change/",

@@ -4,6 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
@@ -158,3 +160,34 @@ def test_the_dashboard_shows_charts_and_a_table(client, auditor, active_csp):
 def test_the_dashboard_is_refused_to_staff_without_the_permission(client, django_user_model):
     clerk = django_user_model.objects.create(username="clerk", is_staff=True)
     assert logged_in(client, clerk).get(DASHBOARD).status_code == 403
+
+
+@pytest.mark.parametrize("value", ["x", "999999", "1; DROP TABLE", "-1", "1.5"])
+def test_the_dashboard_answers_a_csp_it_cannot_show_with_a_clear_error(
+    client, auditor, active_csp, value
+):
+    response = logged_in(client, auditor).get(DASHBOARD, {"csp": value})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "choose a CSP from the list" in html and "Select a valid choice" in html
+    assert "Requests per week" not in html and response.context.get("weeks") is None
+
+
+def test_the_dashboard_offers_every_csp_and_keeps_the_one_chosen(client, auditor, active_csp,
+                                                                 other_csp):  # fmt: skip
+    response = logged_in(client, auditor).get(DASHBOARD, {"csp": other_csp.pk})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'<option value="{other_csp.pk}" selected>' in html
+    assert f'<option value="{active_csp.pk}">' in html
+    assert client.get(DASHBOARD, {"csp": ""}).context["csp"] is None
+
+
+def test_the_dashboard_has_no_pages_that_show_red_flags_under_its_permission(client, active_csp):
+    flag = report(active_csp)
+    viewer = get_user_model().objects.create(username="dash-only", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    logged_in(client, viewer)
+    assert client.get(DASHBOARD).status_code == 200
+    assert client.get(f"{DASHBOARD}{flag.pk}/change/").status_code == 404
+    assert client.get(f"{DASHBOARD}{flag.pk}/history/").status_code == 404
