@@ -2,7 +2,8 @@
 
 - ``detectors_run`` runs every enabled detector and raises red flags
   (``flag_raise``: one per CSP, detector and window, however often it runs);
-- ``report_submit`` stores a customer's report and opens its flag;
+- ``report_submit`` stores a customer's report and opens its flag (or adds it to
+  the flag its source opened);
 - ``flag_dismiss`` / ``flag_escalate`` / ``flag_uphold`` / ``flag_suspend_csp``
   / ``flag_revoke_csp`` are the committee's decisions on a flag, each a
   conditional UPDATE recorded with actor and reason (``FlagAction``);
@@ -20,16 +21,20 @@ The admin actions, the public report page and the Celery task only call these.
 import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 
 from affirmations.models import ActorType, AgreementPremise, AgreementStatus, EndedBy
 from affirmations.records import Actor
 from affirmations.services import agreements_revoke_for_csp
+from csp_registry.client_ip import ip_source
 from csp_registry.models import Csp
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
 
@@ -216,24 +221,106 @@ _KIND_FOR_CATEGORY = {
 }
 
 
+# Reports about one CSP, of one kind, from one source (an IPv4 address or an
+# IPv6 /64, which one client controls whole) collapse into one unresolved flag
+# for a day from its first report: rotating addresses opens no second flag.
+REPORT_COLLAPSE_WINDOW = timedelta(hours=24)
+REPORT_SAMPLES = 50
+
+
 def report_submit(*, csp, category, description, now, contact_email="", esi_id="",
                   language="en", ip=None, user_agent=""):  # fmt: skip
-    """Store a report about ``csp`` and open a flag for review; returns the report."""
+    """Store a report about ``csp`` and open a flag for review, or add the report to
+    the unresolved flag its source already opened (``REPORT_COLLAPSE_WINDOW``);
+    returns the report."""
     kind, severity = _KIND_FOR_CATEGORY[category]
+    source = ip_source(ip) if ip else ""
     with transaction.atomic():
         report = CustomerReport.objects.create(
             csp=csp, category=category, description=description, contact_email=contact_email,
             esi_id=esi_id, language=language, ip=ip, user_agent=user_agent[:500],
             created_at=now,
         )  # fmt: skip
-        RedFlag.objects.create(
-            csp=csp, detector=REPORT_DETECTOR, kind=kind, severity=severity,
-            summary=f"Customer report: {ReportCategory(category).label.lower()}",
-            window_start=now, window_end=now, report=report, created_at=now, last_seen_at=now,
-            evidence={"figures": {"category": category, "esi_id": esi_id,
-                                  "has_contact_email": bool(contact_email)}},
-        )  # fmt: skip
+        flag = _report_flag_of_source(csp=csp, kind=kind, source=source, now=now)
+        if flag is None:
+            RedFlag.objects.create(
+                csp=csp, detector=REPORT_DETECTOR, kind=kind, severity=severity,
+                summary=f"Customer report: {ReportCategory(category).label.lower()}",
+                window_start=now, window_end=now, report=report, created_at=now,
+                last_seen_at=now, evidence=_plain(_report_evidence(report, source)),
+            )  # fmt: skip
+        else:
+            _report_flag_add(flag, report=report, severity=severity, now=now)
     return report
+
+
+def _report_flag_of_source(*, csp, kind, source, now):
+    """The unresolved report flag this source opened about ``csp`` within the window,
+    locked; two reports racing from one source wait for each other, so they do not
+    both open one (an advisory lock on PostgreSQL; SQLite has one writer anyway)."""
+    if not source:
+        return None
+    if connection.vendor == "postgresql":
+        lock_key = zlib.crc32(f"report:{csp.pk}:{kind}:{source}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+    return (
+        RedFlag.objects.select_for_update()
+        .filter(csp=csp, detector=REPORT_DETECTOR, kind=kind,
+                status__in=UNRESOLVED_FLAG_STATUSES,
+                window_start__gte=now - REPORT_COLLAPSE_WINDOW,
+                evidence__figures__source=source)
+        .order_by("-pk")
+        .first()
+    )  # fmt: skip
+
+
+def _report_evidence(report, source):
+    return {
+        "figures": {"category": report.category, "esi_id": report.esi_id,
+                    "has_contact_email": bool(report.contact_email), "source": source,
+                    "reports": 1, "report_ids": [report.pk]},
+        "samples": [_report_sample(report)],
+        "links": [_reports_link([report.pk])],
+    }  # fmt: skip
+
+
+def _report_sample(report):
+    return {"id": report.pk, "created_at": report.created_at, "category": report.category,
+            "esi_id": report.esi_id, "ip": report.ip}  # fmt: skip
+
+
+def _reports_link(report_ids):
+    url = reverse("admin:monitoring_customerreport_changelist")
+    ids = ",".join(str(pk) for pk in report_ids)
+    return {"label": "Reports behind this flag", "url": f"{url}?{urlencode({'id__in': ids})}"}
+
+
+def _report_flag_add(flag, *, report, severity, now):
+    """Add ``report`` to its source's flag: counted, listed, the higher severity kept."""
+    figures = flag.evidence.setdefault("figures", {})
+    figures["report_ids"] = [*figures.get("report_ids", [flag.report_id]), report.pk]
+    figures["reports"] = len(figures["report_ids"])
+    samples = flag.evidence.setdefault("samples", [])
+    if len(samples) < REPORT_SAMPLES:
+        samples.append(_report_sample(report))
+    flag.evidence["links"] = [_reports_link(figures["report_ids"])]
+    flag.evidence = _plain(flag.evidence)
+    if _SEVERITY_RANK[severity] > _SEVERITY_RANK[flag.severity]:
+        flag.severity = severity
+    flag.summary = (f"Customer reports: {figures['reports']} from "
+                    f"{figures.get('source', '')}")[:300]  # fmt: skip
+    flag.window_end = flag.last_seen_at = now
+    flag.save(update_fields=["evidence", "severity", "summary", "window_end", "last_seen_at"])
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2}
+
+
+def _flag_report_ids(flag):
+    """Every report behind a report flag (read afresh: reports may have joined it)."""
+    [evidence] = RedFlag.objects.filter(pk=flag.pk).values_list("evidence", flat=True)
+    return (evidence or {}).get("figures", {}).get("report_ids") or [flag.report_id]
 
 
 # --- Decisions on a flag --------------------------------------------------------------------
@@ -268,7 +355,7 @@ def _flag_decide(*, flag, action, by, reason, now):
         current = RedFlag.objects.get(pk=flag.pk).get_status_display().lower()
         raise FlagTransitionError(f"Flag {flag.pk} is {current}; it cannot be {action}d now.")
     if outcome is not None and flag.report_id is not None:
-        CustomerReport.objects.filter(pk=flag.report_id).update(outcome=outcome)
+        CustomerReport.objects.filter(pk__in=_flag_report_ids(flag)).update(outcome=outcome)
     flag.status, flag.resolved_at = to_status, resolved_at
     return FlagAction.objects.create(flag=flag, action=action, by=by, reason=reason, created_at=now)
 

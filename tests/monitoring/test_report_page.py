@@ -1,12 +1,16 @@
 """/report/: anyone reports a CSP, in English or Spanish; bot-protected with a
-real ALTCHA proof of work, rate-limited by IP; each report opens a red flag."""
+real ALTCHA proof of work, rate-limited by IP (an IPv6 /64 as one); reports of one
+kind about one CSP from one source collapse into one red flag."""
 
 import pytest
+import time_machine
 from altcha.v2 import Payload, solve_challenge
 from altcha_django import build_challenge
 from django.urls import reverse
+from django.utils.timezone import now
 
 from monitoring.models import CustomerReport, FlagStatus, RedFlag
+from monitoring.services import flag_dismiss, flag_uphold
 
 pytestmark = pytest.mark.django_db
 URL = "/report/"
@@ -70,10 +74,67 @@ def test_a_report_of_altered_data_is_flag_f(client, active_csp):
     assert RedFlag.objects.get().kind == "f"
 
 
-def test_every_report_opens_its_own_flag(client, active_csp):
+def test_reports_of_different_kinds_open_their_own_flags(client, active_csp):
     client.post(URL, form_data(active_csp))
     client.post(URL, form_data(active_csp, category="unwanted_contact"))
     assert RedFlag.objects.filter(csp=active_csp).count() == 2
+
+
+def test_reports_from_different_sources_open_their_own_flags(client, active_csp):
+    client.post(URL, form_data(active_csp), REMOTE_ADDR="203.0.113.1")
+    client.post(URL, form_data(active_csp), REMOTE_ADDR="203.0.113.2")
+    client.post(URL, form_data(active_csp), REMOTE_ADDR="2001:db8:1:1::1")
+    client.post(URL, form_data(active_csp), REMOTE_ADDR="2001:db8:1:2::1")
+    assert RedFlag.objects.filter(csp=active_csp).count() == 4
+
+
+def test_22_reports_from_one_ipv6_slash_64_make_one_flag_listing_them(
+    client, settings, active_csp, other_csp
+):
+    settings.REPORT_RATE_LIMIT = "100/h"
+    for n in range(22):
+        response = client.post(URL, form_data(active_csp), REMOTE_ADDR=f"2001:db8:7:1::{n + 1:x}")
+        assert response.status_code == 302
+    client.post(URL, form_data(other_csp), REMOTE_ADDR="2001:db8:7:1::ff")
+
+    [flag] = RedFlag.objects.filter(csp=active_csp)
+    reports = list(CustomerReport.objects.filter(csp=active_csp).order_by("pk"))
+    assert len(reports) == 22  # every report is kept
+    assert flag.report == reports[0] and flag.status == FlagStatus.OPEN
+    figures = flag.evidence["figures"]
+    assert figures["source"] == "2001:db8:7:1::/64" and figures["reports"] == 22
+    assert figures["report_ids"] == [report.pk for report in reports]
+    assert [row["id"] for row in flag.evidence["samples"]] == figures["report_ids"]
+    assert flag.evidence["links"][0]["url"].startswith("/admin/monitoring/customerreport/?id__in=")
+    assert RedFlag.objects.filter(csp=other_csp).count() == 1  # another CSP: its own flag
+
+
+def test_a_report_after_the_collapse_window_opens_a_new_flag(client, active_csp):
+    with time_machine.travel("2026-03-02T10:00:00+00:00", tick=False):
+        client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.20")
+    with time_machine.travel("2026-03-03T09:59:00+00:00", tick=False):
+        client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.20")
+    assert RedFlag.objects.count() == 1
+    with time_machine.travel("2026-03-03T10:01:00+00:00", tick=False):
+        client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.20")
+    assert RedFlag.objects.count() == 2
+
+
+def test_a_report_after_its_flag_was_decided_opens_a_new_flag(client, active_csp, admin_user):
+    client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.21")
+    flag_dismiss(flag=RedFlag.objects.get(), by=admin_user, reason="not credible", now=now())
+    client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.21")
+    assert RedFlag.objects.filter(status=FlagStatus.OPEN).count() == 1
+
+
+def test_deciding_a_collapsed_flag_decides_every_report_behind_it(client, active_csp, admin_user):
+    client.post(URL, form_data(active_csp, category="other"), REMOTE_ADDR="198.51.100.22")
+    client.post(URL, form_data(active_csp, category="unwanted_contact"),
+                REMOTE_ADDR="198.51.100.22")  # fmt: skip
+    flag = RedFlag.objects.get()
+    assert flag.severity == "medium"  # the higher of low and medium
+    flag_uphold(flag=flag, by=admin_user, reason="confirmed", now=now())
+    assert set(CustomerReport.objects.values_list("outcome", flat=True)) == {"upheld"}
 
 
 def test_a_post_without_a_solved_challenge_is_refused(client, active_csp):
@@ -95,6 +156,15 @@ def test_a_forged_or_replayed_solution_is_refused(client, active_csp):
 def test_a_bad_esi_id_is_refused(client, active_csp):
     response = client.post(URL, form_data(active_csp, esi_id="12ab"))
     assert "esi_id" in response.context["form"].errors
+
+
+def test_reports_are_rate_limited_per_ipv6_slash_64(client, active_csp):
+    for n in range(3):
+        client.post(URL, form_data(active_csp), REMOTE_ADDR=f"2001:db8:9:9::{n + 1}")
+    limited = client.post(URL, form_data(active_csp), REMOTE_ADDR="2001:db8:9:9:ffff::1")
+    assert limited.status_code == 429
+    other = client.post(URL, form_data(active_csp), REMOTE_ADDR="2001:db8:9:a::1")
+    assert other.status_code == 302
 
 
 def test_reports_are_rate_limited_per_address(client, active_csp):
