@@ -15,12 +15,20 @@ def _context(csp):
     }
 
 
+def application_reference(csp):
+    """The portal's own reference for an application, safe to repeat anywhere."""
+    return f"CSP-{csp.pk:06d}"
+
+
 def application_received(*, csp, language, now):
+    # Sent to whatever address the anonymous form was given, before anyone has
+    # reviewed it: nothing the applicant wrote (names, free text) goes in it,
+    # or the portal would carry a stranger's words to any inbox.
     return email_queue(
         kind="csp_application_received",
         to=csp.contact_email,
         language=language,
-        context=_context(csp),
+        context={"reference": application_reference(csp)},
         now=now,
         related_label=f"csp:{csp.pk}",
     )

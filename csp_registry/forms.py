@@ -2,18 +2,29 @@
 
 import re
 
+from altcha_django import AltchaField, AltchaMixin
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from affirmations.forms import CHALLENGE_MESSAGES
 
 from .models import Csp
 
 _DUNS = re.compile(r"^\d{9}$")
 
 
-class CspApplicationForm(forms.ModelForm):
+class CspApplicationForm(AltchaMixin, forms.ModelForm):
+    """Anyone may apply, so the same proof-of-work challenge as the opt-in guards it."""
+
     # Companies type "example.com"; https is the scheme they mean (and Django 6's default).
     website_url = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
     privacy_policy_url = forms.URLField(label=_("Privacy policy URL"), assume_scheme="https")
+    altcha = AltchaField(
+        label=_("Show that you are not a robot"),
+        help_text=_("Your device solves a small puzzle; no outside service is contacted."),
+        error_messages=CHALLENGE_MESSAGES,
+    )
 
     class Meta:
         model = Csp
@@ -41,6 +52,14 @@ class CspApplicationForm(forms.ModelForm):
             "notice_email": _("Where enforcement notices (e.g. a suspension) are sent."),
             "duns_number": _("Nine digits."),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["altcha"].widget.language = get_language()
+
+    def application(self):
+        """The cleaned values of the CSP's own fields (not the challenge)."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
     def clean_duns_number(self):
         digits = re.sub(r"[\s\-]", "", self.cleaned_data["duns_number"])

@@ -31,9 +31,9 @@ def register(request):
     if request.method == "POST":
         if _too_many_applications(request):
             return render(request, "csp_registry/register_limited.html", status=429)
-        form = CspApplicationForm(request.POST)
+        form = CspApplicationForm(request.POST, request=request)
         if form.is_valid():
-            csp_apply(fields=form.cleaned_data, now=timezone.now(), language=get_language())
+            csp_apply(fields=form.application(), now=timezone.now(), language=get_language())
             return redirect("csp-register-done")
     else:
         form = CspApplicationForm()

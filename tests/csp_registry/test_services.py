@@ -60,7 +60,9 @@ def test_an_application_is_pending_review_with_history_and_a_receipt():
     )
     email = OutboundEmail.objects.get(kind="csp_application_received")
     assert email.to_address == "ana@sunny-side.example"
-    assert "Sunny Side Solar LLC" in email.body_text and "Sunny Side Solar LLC" in email.body_html
+    # Nothing the applicant wrote: the form is anonymous (see test_register_page).
+    assert "Sunny Side Solar LLC" not in email.body_text + email.body_html + email.subject
+    assert f"CSP-{csp.pk:06d}" in email.body_text and f"CSP-{csp.pk:06d}" in email.body_html
 
 
 def test_approval_records_who_and_emails_the_applicant(staff):
