@@ -499,7 +499,11 @@ NEIGHBOUR_DIGITS = 3  # ESI IDs equal but for the last three digits are neighbou
 )
 def find_authentication_abuse(window, thresholds):
     """Per CSP and per IP: volume and failure ratio; and enumeration, many
-    failed ESI IDs that differ only in their last digits."""
+    failed ESI IDs that differ only in their last digits.
+
+    Counts premises checked, not requests: ``premises_authenticate`` writes one
+    attempt row per premise, whether premise authentication or agreement
+    creation (up to 200 premises a request) checked it."""
     attempts = PremiseAuthenticationAttempt.objects.filter(csp__isnull=False, **window.bounds())
     findings = {}
     for group in ("csp", "ip"):

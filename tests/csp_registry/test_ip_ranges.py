@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from csp_registry.models import MAX_IP_RANGES, Csp, canonical_ip_ranges
-from tests.csp_registry.test_register_page import APPLICATION
+from tests.csp_registry.test_register_page import APPLICATION, solved_challenge
 from tests.factories import make_csp
 
 
@@ -91,7 +91,12 @@ def test_saving_a_csp_with_a_range_that_cannot_be_canonical_is_refused():
 @pytest.mark.django_db
 def test_the_registration_page_stores_the_canonical_form(client):
     response = client.post(
-        "/csp/register/", {**APPLICATION, "registered_ip_ranges": "203.0.113.0/255.255.255.0"}
+        "/csp/register/",
+        {
+            **APPLICATION,
+            "registered_ip_ranges": "203.0.113.0/255.255.255.0",
+            "altcha": solved_challenge(),
+        },
     )
     assert response.status_code == 302
     assert Csp.objects.get().registered_ip_ranges == "203.0.113.0/24"
