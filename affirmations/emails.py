@@ -6,10 +6,12 @@ HTML, English and Spanish). Emails carry no images and no tracking.
 """
 
 from django.conf import settings
+from django.utils.http import urlencode
 
 from outbox.services import email_queue, emails_queue_many
 
 from .calendar import deadline_in_words, renewal_term_end
+from .masking import mask_email
 
 
 def csp_full_name(csp):
@@ -134,6 +136,28 @@ def email_renewal_request(*, agreement, premises, renewal, link_url, now):
         "deadline_words": _words(renewal.expires_at, agreement),
     }
     return _queue("renewal_request", agreement, context, now, to=renewal.customer_email)
+
+
+def email_renewal_elsewhere_notice(*, agreement, premises, renewal, to, now):
+    """To the address that last affirmed, when a renewal request went to another
+    one (glossary, "Renewals"): which provider, which (masked) address, until
+    when the link works, and a "this was not me" report link."""
+    context = {
+        **_receipt_context(agreement, premises),
+        "new_address_masked": mask_email(renewal.customer_email),
+        "deadline_words": _words(renewal.expires_at, agreement),
+        "not_me_url": not_me_report_url(agreement, premises),
+    }
+    return _queue("renewal_elsewhere_notice", agreement, context, now, to=to)
+
+
+def not_me_report_url(agreement, premises):
+    """The report form with the provider and the first premise filled in, in the
+    customer's language."""
+    query = {"csp": agreement.csp_id, "lang": agreement.language}
+    if premises:
+        query["esi_id"] = premises[0].esi_id
+    return f"{settings.SITE_URL}/report/?{urlencode(query)}"
 
 
 def email_receipt_renewed(*, agreement, premises, renewal, end_url, now):

@@ -752,10 +752,13 @@ def renewal_link_find(*, token: str):
 def agreement_renewal_request(*, agreement, customer_email, actor, now):
     """The CSP asks to renew an active agreement; the portal emails the customer (R4, R12).
 
-    Every premise large commercial and the agreement's own ``customer_email``
-    (case aside): a one-click renewal for the original term. Otherwise the
-    full affirmation, for the original term cut to the policy limit in force
-    now. Raises ``CspNotActive``, ``AgreementNotOpen`` or
+    The request goes to ``customer_email``, the address the CSP names. Every
+    premise large commercial and that address the one that last affirmed
+    (``agreement_affirmed_email``, case aside): a one-click renewal for the
+    original term. Otherwise the full affirmation, for the original term cut
+    to the policy limit in force now; and when the address is another one,
+    the affirmed address is told, with a "this was not me" report link
+    (glossary, "Renewals"). Raises ``CspNotActive``, ``AgreementNotOpen`` or
     ``RenewalPending`` (one open renewal at a time).
     """
     placeholder, token_hash = sealed_tokens.sealed_token_new(LinkPurpose.RENEWAL.value)
@@ -791,12 +794,29 @@ def _time_out_stale_renewal(agreement, now):
         ) from None
 
 
+def agreement_affirmed_email(agreement):
+    """The address that last affirmed the agreement: the one that accepted its
+    latest renewal, or else the one that opted in."""
+    renewed = (
+        Renewal.objects.filter(agreement=agreement, status=RenewalStatus.RENEWED)
+        .order_by("-decided_at", "-pk")
+        .values_list("customer_email", flat=True)
+        .first()
+    )
+    return renewed or agreement.customer_email
+
+
+def same_address(one, other):
+    return one.casefold() == other.casefold()
+
+
 def _renewal_create(agreement, customer_email, now):
     premises = list(agreement.premises.all())
     # One click verifies nothing more, so it goes only to the address that
-    # affirmed the agreement; any other address proves nothing and gets the
-    # full affirmation (disclosures and bot challenge) instead.
-    same_customer = customer_email.casefold() == agreement.customer_email.casefold()
+    # last affirmed the agreement; any other address proves nothing and gets
+    # the full affirmation (disclosures and bot challenge) instead.
+    agreement.affirmed_email = agreement_affirmed_email(agreement)
+    same_customer = same_address(customer_email, agreement.affirmed_email)
     all_large = all(p.large_commercial for p in premises)
     one_click = same_customer and all_large
     if one_click:
@@ -825,11 +845,21 @@ def _announce_renewal(agreement, renewal, link, actor, now):
         agreement=agreement, premises=agreement.premise_list, renewal=renewal,
         link_url=renewal_url(placeholder), now=now,
     )  # fmt: skip
+    to_affirmed = same_address(renewal.customer_email, agreement.affirmed_email)
+    notice = None
+    if not to_affirmed:
+        notice = emails.email_renewal_elsewhere_notice(
+            agreement=agreement, premises=agreement.premise_list, renewal=renewal,
+            to=agreement.affirmed_email, now=now,
+        )  # fmt: skip
     record_append(
         event=RecordEvent.RENEWAL_REQUESTED, actor=actor, now=now, agreement=agreement,
         details={"renewal_id": renewal.pk, "kind": renewal.kind,
                  "term_months": renewal.term_months, "email_id": email.pk,
                  "customer_email": mask_email(renewal.customer_email),
+                 "to_affirmed_address": to_affirmed,
+                 "affirmed_email": mask_email(agreement.affirmed_email),
+                 "notice_email_id": notice.pk if notice else None,
                  "link_expires_at": renewal.expires_at},
     )  # fmt: skip
 

@@ -20,11 +20,13 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models import Window as WindowExpression
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Length, Lower, RowNumber, StrIndex, Substr
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from affirmations.models import Record, RecordEvent
+from affirmations.masking import mask_email
+from affirmations.models import Agreement, Record, RecordEvent
 from csp_registry.models import ApiRequestLog
 
 from .models import PremiseAuthenticationAttempt, RedFlagKind, Severity
@@ -136,6 +138,17 @@ def _record_samples(queryset):
     )
 
 
+# Premises, not agreements: one request may list up to 200 premises. Counted
+# through the record's agreement; large commercial premises are left out where
+# one customer legitimately holds many (a chain of stores).
+_PREMISES = Count("agreement__premises__premise_id", distinct=True)
+_RESIDENTIAL_PREMISES = Count(
+    "agreement__premises__premise_id",
+    distinct=True,
+    filter=Q(agreement__premises__large_commercial=False),
+)
+
+
 def _decisions(window, events=(RecordEvent.OPTED_IN,)):
     # Served by the record's (event, created_at) index.
     return Record.objects.filter(event__in=events, csp__isnull=False, **window.bounds())
@@ -152,34 +165,48 @@ def _decisions(window, events=(RecordEvent.OPTED_IN,)):
     kind=RedFlagKind.AFFIRMATION,
     severity=Severity.HIGH,
     window=timedelta(hours=24),
-    thresholds={"min_decisions_per_ip": 10, "min_decisions_per_network": 25},
+    thresholds={
+        "min_decisions_per_ip": 10,
+        "min_decisions_per_network": 25,
+        "min_premises_per_ip": 30,
+        "min_premises_per_network": 75,
+    },
 )
 def find_mass_affirmation(window, thresholds):
     """Opt-ins for different agreements of one CSP from one address or one /24 (/48).
 
-    Counted per agreement, not per premise: one customer affirms all the
-    premises of an agreement with one decision. Opt-outs and spam reports
-    enrol nobody, so only opt-ins count.
+    Counted per agreement (one customer affirms all the premises of an
+    agreement with one decision) and per premise: three opt-ins that enrol
+    90 homes from one address are as suspicious as 30 opt-ins. Premises
+    counted are the residential ones (not large commercial): a chain of
+    stores affirming its sites from its head office is one customer. Opt-outs
+    and spam reports enrol nobody, so only opt-ins count.
     """
     decisions = _decisions(window).filter(ip__isnull=False)
     by_ip = (
         decisions.values("csp_id", "ip")
-        .annotate(decisions=Count("agreement_id", distinct=True))
-        .filter(decisions__gte=thresholds["min_decisions_per_ip"])
+        .annotate(decisions=Count("agreement_id", distinct=True), premises=_RESIDENTIAL_PREMISES)
+        .filter(
+            Q(decisions__gte=thresholds["min_decisions_per_ip"])
+            | Q(premises__gte=thresholds["min_premises_per_ip"])
+        )
     )
     by_network = (
         decisions.annotate(network=IpNetwork("ip"))
         .values("csp_id", "network")
-        .annotate(decisions=Count("agreement_id", distinct=True))
-        .filter(decisions__gte=thresholds["min_decisions_per_network"])
+        .annotate(decisions=Count("agreement_id", distinct=True), premises=_RESIDENTIAL_PREMISES)
+        .filter(
+            Q(decisions__gte=thresholds["min_decisions_per_network"])
+            | Q(premises__gte=thresholds["min_premises_per_network"])
+        )
     )
     sources = {}
     for row in by_ip:
-        found = {"ip": row["ip"], "decisions": row["decisions"]}
+        found = {"ip": row["ip"], "decisions": row["decisions"], "premises": row["premises"]}
         sources.setdefault(row["csp_id"], []).append(found)
     for row in by_network:
         sources.setdefault(row["csp_id"], []).append(
-            {"network": row["network"], "decisions": row["decisions"]}
+            {"network": row["network"], "decisions": row["decisions"], "premises": row["premises"]}
         )
     samples = _mass_affirmation_samples(decisions, sources)
     return [
@@ -189,7 +216,7 @@ def find_mass_affirmation(window, thresholds):
 
 
 def _top_source(found):
-    return max(found, key=lambda source: source["decisions"])
+    return max(found, key=lambda source: (source["decisions"], source["premises"]))
 
 
 def _mass_affirmation_samples(decisions, sources):
@@ -219,7 +246,8 @@ def _mass_affirmation_finding(window, csp_id, found, samples):
     top = _top_source(found)
     return Finding(
         csp_id=csp_id,
-        summary=f"{top['decisions']} opt-ins from {top.get('ip') or top.get('network')}",
+        summary=f"{top['decisions']} opt-ins ({top['premises']} residential premises) "
+        f"from {top.get('ip') or top.get('network')}",
         figures={"sources": found},
         samples=samples,
         links=[_records_link(window, csp_id, RecordEvent.OPTED_IN)],
@@ -264,6 +292,7 @@ def find_csp_affirming(window, thresholds):
         suspicious.values("csp_id")
         .annotate(
             decisions=Count("agreement_id", distinct=True),
+            premises=_PREMISES,
             addresses=Count("ip", distinct=True),
             from_api=Count("agreement_id", distinct=True, filter=Q(from_api_address=True)),
             from_ranges=Count("agreement_id", distinct=True, filter=Q(from_registered_range=True)),
@@ -273,9 +302,11 @@ def find_csp_affirming(window, thresholds):
     return [
         Finding(
             csp_id=row["csp_id"],
-            summary=f"{row['decisions']} opt-ins from the CSP's own addresses",
+            summary=f"{row['decisions']} opt-ins ({row['premises']} premises) from the CSP's "
+            "own addresses",
             figures={
-                key: row[key] for key in ("decisions", "addresses", "from_api", "from_ranges")
+                key: row[key]
+                for key in ("decisions", "premises", "addresses", "from_api", "from_ranges")
             },  # fmt: skip
             samples=_record_samples(suspicious.filter(csp_id=row["csp_id"])),
             links=[_records_link(window, row["csp_id"], RecordEvent.OPTED_IN)],
@@ -299,12 +330,18 @@ def _domain(expression):
     kind=RedFlagKind.AFFIRMATION,
     severity=Severity.MEDIUM,
     window=timedelta(days=7),
-    thresholds={"min_requests_per_email": 5, "min_own_domain_requests": 1},
+    thresholds={
+        "min_requests_per_email": 5,
+        "min_residential_premises_per_email": 20,
+        "min_own_domain_requests": 1,
+    },
 )
 def find_foreign_emails(window, thresholds):
-    """One email used for many requests (different customers' premises), or
-    emails at the CSP's own domain. Counted per request, since one customer
-    lists all their premises in one request."""
+    """One email used for many requests or many premises (different customers'
+    premises), or emails at the CSP's own domain, for requests and renewals
+    alike. Requests are counted per request (one customer lists all their
+    premises in one) and per residential premise (a handful of requests can
+    enrol a street)."""
     requests = Record.objects.filter(
         event=RecordEvent.REQUEST_CREATED, csp__isnull=False, **window.bounds()
     )
@@ -313,20 +350,30 @@ def find_foreign_emails(window, thresholds):
         .values("csp_id", "email")
         .annotate(
             requests=Count("agreement_id", distinct=True),
-            premises=Count("agreement__premises__premise_id", distinct=True),
+            premises=_PREMISES,
+            residential_premises=_RESIDENTIAL_PREMISES,
         )
-        .filter(requests__gte=thresholds["min_requests_per_email"])
+        .filter(
+            Q(requests__gte=thresholds["min_requests_per_email"])
+            | Q(residential_premises__gte=thresholds["min_residential_premises_per_email"])
+        )
     )
-    own = _own_domain_requests(requests, thresholds)
     findings = {}
     for row in shared:
         finding = _email_finding(findings, window, row["csp_id"])
         finding.figures["shared_emails"].append(
-            {"email": row["email"], "requests": row["requests"], "premises": row["premises"]}
+            {key: row[key] for key in ("email", "requests", "premises", "residential_premises")}
         )
-    for row in own:
+    for row in _own_domain_requests(requests, thresholds):
         finding = _email_finding(findings, window, row["csp_id"])
-        finding.figures["own_domain"].append({"domain": row["domain"], "requests": row["requests"]})
+        finding.figures["own_domain"].append(
+            {"domain": row["domain"], "requests": row["requests"], "premises": row["premises"]}
+        )
+    for row in _own_domain_renewals(window, thresholds):
+        finding = _email_finding(findings, window, row["csp_id"])
+        finding.figures["own_domain_renewals"].append(
+            {"domain": row["domain"], "renewals": row["renewals"]}
+        )
     for finding in findings.values():
         finding.summary = _email_summary(finding.figures)
     return list(findings.values())
@@ -343,8 +390,29 @@ def _own_domain_requests(requests, thresholds):
         .filter(Q(domain=F("contact_domain")) | Q(domain=F("notice_domain")))
         .exclude(domain__in=PUBLIC_MAIL_DOMAINS)
         .values("csp_id", "domain")
-        .annotate(requests=Count("agreement_id", distinct=True))
+        .annotate(requests=Count("agreement_id", distinct=True), premises=_PREMISES)
         .filter(requests__gte=thresholds["min_own_domain_requests"])
+    )
+
+
+def _own_domain_renewals(window, thresholds):
+    """Renewal requests sent to an address at the CSP's own domain: the CSP
+    renewing through its own mailbox. The record keeps the address masked
+    (``j***@domain``), which is enough: only the domain is compared."""
+    renewals = Record.objects.filter(
+        event=RecordEvent.RENEWAL_REQUESTED, csp__isnull=False, **window.bounds()
+    )
+    return (
+        renewals.annotate(
+            domain=_domain(KeyTextTransform("customer_email", "details")),
+            contact_domain=_domain("csp__contact_email"),
+            notice_domain=_domain("csp__notice_email"),
+        )
+        .filter(Q(domain=F("contact_domain")) | Q(domain=F("notice_domain")))
+        .exclude(domain__in=PUBLIC_MAIL_DOMAINS)
+        .values("csp_id", "domain")
+        .annotate(renewals=Count("id"))
+        .filter(renewals__gte=thresholds["min_own_domain_requests"])
     )
 
 
@@ -353,7 +421,7 @@ def _email_finding(findings, window, csp_id):
         findings[csp_id] = Finding(
             csp_id=csp_id,
             summary="",
-            figures={"shared_emails": [], "own_domain": []},
+            figures={"shared_emails": [], "own_domain": [], "own_domain_renewals": []},
             links=[_records_link(window, csp_id, RecordEvent.REQUEST_CREATED)],
         )
     return findings[csp_id]
@@ -362,11 +430,14 @@ def _email_finding(findings, window, csp_id):
 def _email_summary(figures):
     parts = []
     if figures["shared_emails"]:
-        top = max(figures["shared_emails"], key=lambda row: row["requests"])
-        parts.append(f"one email in {top['requests']} requests")
+        top = max(figures["shared_emails"], key=lambda row: (row["requests"], row["premises"]))
+        parts.append(f"one email in {top['requests']} requests ({top['premises']} premises)")
     if figures["own_domain"]:
         total = sum(row["requests"] for row in figures["own_domain"])
         parts.append(f"{total} requests to the CSP's own domain")
+    if figures["own_domain_renewals"]:
+        total = sum(row["renewals"] for row in figures["own_domain_renewals"])
+        parts.append(f"{total} renewals sent to the CSP's own domain")
     return "; ".join(parts)
 
 
@@ -395,15 +466,15 @@ def find_fast_decisions(window, thresholds):
     fast = _decisions(window).filter(after_email | after_reminder)
     rows = (
         fast.values("csp_id")
-        .annotate(fast_opt_ins=Count("agreement_id", distinct=True))
+        .annotate(fast_opt_ins=Count("agreement_id", distinct=True), premises=_PREMISES)
         .filter(fast_opt_ins__gte=thresholds["min_fast_opt_ins"])
     )
     return [
         Finding(
             csp_id=row["csp_id"],
-            summary=f"{row['fast_opt_ins']} opt-ins within {thresholds['max_seconds']} s "
-            "of the email",
-            figures={"fast_opt_ins": row["fast_opt_ins"]},
+            summary=f"{row['fast_opt_ins']} opt-ins ({row['premises']} premises) within "
+            f"{thresholds['max_seconds']} s of the email",
+            figures={"fast_opt_ins": row["fast_opt_ins"], "premises": row["premises"]},
             samples=_record_samples(fast.filter(csp_id=row["csp_id"])),
             links=[_records_link(window, row["csp_id"], RecordEvent.OPTED_IN)],
         )
@@ -776,3 +847,111 @@ def find_data_without_authorisation(window, thresholds):
 def find_data_after_termination(window, thresholds):
     """Data requests after the customer or the CSP ended the agreement."""
     return _data_findings(window, thresholds, "d", "after the agreement ended")
+
+
+# --- 9. One request enrolling many homes (flag a) -------------------------------------------
+
+
+@detector(
+    name="many_residential_premises",
+    sample_model="affirmations.agreement",
+    label="Many residential premises in one request",
+    serves="Red flag (a)",
+    kind=RedFlagKind.AFFIRMATION,
+    severity=Severity.HIGH,
+    window=timedelta(hours=24),
+    thresholds={"max_premises_per_residential_agreement": 10},
+)
+def find_many_residential_premises(window, thresholds):
+    """Requests listing more than the staff-set number of residential (not
+    large commercial) premises: one opt-in would enrol them all. A household
+    has a home or a few rentals; a request for 200 homes is someone else's
+    list. Large commercial premises are not counted (a chain of stores)."""
+    limit = thresholds["max_premises_per_residential_agreement"]
+    rows = list(
+        Record.objects.filter(
+            event=RecordEvent.REQUEST_CREATED, csp__isnull=False, **window.bounds()
+        )
+        .values("csp_id", "agreement_id")
+        .annotate(premises=_RESIDENTIAL_PREMISES)
+        .filter(premises__gt=limit)
+        .order_by("csp_id", "-premises", "agreement_id")
+    )
+    per_csp = {}
+    for row in rows:
+        per_csp.setdefault(row.pop("csp_id"), []).append(row)
+    return [
+        Finding(
+            csp_id=csp_id,
+            summary=f"{len(found)} request(s) for more than {limit} residential premises "
+            f"(largest: {found[0]['premises']})",
+            figures={
+                "agreements": found[:50],
+                "requests": len(found),
+                "largest": found[0]["premises"],
+            },  # fmt: skip
+            samples=_agreement_samples([row["agreement_id"] for row in found[:SAMPLE_SIZE]]),
+            links=[_records_link(window, csp_id, RecordEvent.REQUEST_CREATED)],
+        )
+        for csp_id, found in per_csp.items()
+    ]
+
+
+def _agreement_samples(ids):
+    """A few agreements, each with its premise count and masked address."""
+    rows = (
+        Agreement.objects.filter(pk__in=ids)
+        .annotate(premises_count=Count("premises"))
+        .order_by("pk")
+        .values("id", "created_at", "status", "customer_email", "premises_count")
+    )
+    return [{**row, "customer_email": mask_email(row["customer_email"])} for row in rows]
+
+
+# --- 10. Renewals sent to another address (flag a) -------------------------------------------
+
+
+@detector(
+    name="renewals_to_new_address",
+    sample_model="affirmations.record",
+    label="Renewals sent to a new address",
+    serves="R12; red flag (a)",
+    kind=RedFlagKind.AFFIRMATION,
+    severity=Severity.MEDIUM,
+    window=timedelta(days=7),
+    thresholds={"min_renewals": 3},
+)
+def find_renewals_to_new_address(window, thresholds):
+    """Renewal requests the CSP sent to an address other than the one that last
+    affirmed (the record says so: ``to_affirmed_address`` false). One may be
+    a customer's new mailbox; several are a CSP renewing through addresses it
+    controls. The affirmed addresses were told; this shows the pattern."""
+    elsewhere = Record.objects.filter(
+        event=RecordEvent.RENEWAL_REQUESTED, csp__isnull=False,
+        details__to_affirmed_address=False, **window.bounds(),
+    )  # fmt: skip
+    rows = (
+        elsewhere.values("csp_id")
+        .annotate(renewals=Count("agreement_id", distinct=True))
+        .filter(renewals__gte=thresholds["min_renewals"])
+    )
+    return [
+        Finding(
+            csp_id=row["csp_id"],
+            summary=f"{row['renewals']} renewals sent to an address other than the affirmed one",
+            figures={"renewals": row["renewals"]},
+            samples=_renewal_samples(elsewhere.filter(csp_id=row["csp_id"])),
+            links=[_records_link(window, row["csp_id"], RecordEvent.RENEWAL_REQUESTED)],
+        )
+        for row in rows
+    ]
+
+
+def _renewal_samples(records):
+    rows = records.order_by("pk").values("id", "agreement_id", "created_at", "details")
+    return [
+        {"id": row["id"], "agreement_id": row["agreement_id"], "created_at": row["created_at"],
+         "sent_to": row["details"].get("customer_email"),
+         "affirmed_email": row["details"].get("affirmed_email")}
+        for row in rows[:SAMPLE_SIZE]
+    ]  # fmt: skip

@@ -47,7 +47,12 @@ def report(request):
     words = texts(language)
     if request.method == "POST" and _too_many_reports(request):
         return render(request, "monitoring/report_limited.html", {"t": words}, status=429)
-    initial = {"csp": request.GET.get("csp")} if request.GET.get("csp", "").isdigit() else {}
+    # Links in emails fill in the provider and the premise ("this was not me").
+    initial = {
+        name: request.GET[name]
+        for name in ("csp", "esi_id")
+        if request.GET.get(name, "").isdigit() and len(request.GET[name]) <= 22
+    }
     form = ReportForm(request.POST if request.method == "POST" else None, initial=initial,
                       language=language, request=request)  # fmt: skip
     if request.method == "POST" and form.is_valid():

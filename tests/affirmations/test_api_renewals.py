@@ -3,6 +3,7 @@
 import pytest
 
 from affirmations.models import Renewal
+from outbox.models import OutboundEmail
 
 from .conftest import large_commercial, make_active, request_agreement, residential
 
@@ -39,6 +40,19 @@ def test_a_large_commercial_renewal_to_another_address_needs_the_full_affirmatio
     assert response.status_code == 201
     assert response.json()["kind"] == "full_affirmation"
     assert Renewal.objects.get().customer_email == "new.owner@example.net"
+
+
+def test_a_renewal_to_another_address_tells_the_affirmed_address(csp_api):
+    agreement = make_active(request_agreement(csp_api.csp, residential()))
+
+    response = csp_api.post(_url(agreement), {"customer_email": "csp.inbox@example.org"},
+                            format="json")  # fmt: skip
+
+    assert response.status_code == 201
+    notice = OutboundEmail.objects.get(kind="renewal_elsewhere_notice")
+    assert notice.to_address == "jane.customer@example.com"
+    assert "c***@example.org" in notice.body_text
+    assert f"/report/?csp={csp_api.csp.pk}&" in notice.body_text
 
 
 def test_a_second_renewal_while_one_is_open_is_a_conflict(csp_api):

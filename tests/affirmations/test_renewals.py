@@ -1,6 +1,7 @@
 """Renewal services (R12): one click for large commercial, the full affirmation otherwise."""
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -200,3 +201,76 @@ def test_declining_a_renewal_leaves_the_term_as_it_was(commercial):
     assert Agreement.objects.get().term_end == TERM_END_24
     assert Record.objects.filter(event=RecordEvent.RENEWAL_DECLINED).exists()
     assert OutboundEmail.objects.filter(kind="receipt_renewal_declined").exists()
+
+
+# --- The address that last affirmed (glossary, "Renewals") ------------------------------------
+
+
+def _notices():
+    return list(OutboundEmail.objects.filter(kind="renewal_elsewhere_notice"))
+
+
+def test_a_renewal_sent_elsewhere_tells_the_affirmed_address_with_a_not_me_link(commercial):
+    renewal = _request(commercial, email="someone.else@example.net")
+
+    # The request itself goes where the CSP said, as the full affirmation.
+    assert OutboundEmail.objects.get(kind="renewal_request").to_address == renewal.customer_email
+    [notice] = _notices()
+    assert notice.to_address == "jane.customer@example.com"
+    esi_id = commercial.premises.get().esi_id
+    not_me = f"/report/?csp={commercial.csp_id}&lang=en&esi_id={esi_id}"
+    for body in (notice.body_text, notice.body_html.replace("&amp;", "&")):
+        assert "Bright Advice LLC" in body
+        assert "s***@example.net" in body and "someone.else" not in body
+        assert not_me in body
+    assert "If this was not you, tell us" in notice.body_text
+    assert "This was not me: report" in notice.body_html
+    assert "mailto:" not in notice.body_html  # the masked address is not a link
+    details = Record.objects.get(event=RecordEvent.RENEWAL_REQUESTED).details
+    assert details["to_affirmed_address"] is False
+    assert details["affirmed_email"] == "j***@example.com"
+    assert details["notice_email_id"] == notice.pk
+
+
+def test_a_renewal_to_the_affirmed_address_sends_no_notice(commercial):
+    _request(commercial)  # the same address, typed in another case
+    assert _notices() == []
+    details = Record.objects.get(event=RecordEvent.RENEWAL_REQUESTED).details
+    assert (details["to_affirmed_address"], details["notice_email_id"]) == (True, None)
+
+
+def test_the_notice_speaks_the_customers_language(active_csp):
+    agreement = make_active(request_agreement(active_csp, residential(), language="es"))
+    _request(agreement, email="otra.persona@example.org")
+    [notice] = _notices()
+    assert notice.language == "es"
+    assert "pidió renovar su acuerdo escribiendo a otra dirección" in notice.subject
+    assert "Si no fue usted, avísenos" in notice.body_text
+    assert "No fui yo: denunciar a" in notice.body_html
+    assert "lang=es" in notice.body_text
+
+
+def test_the_not_me_link_opens_the_report_form_filled_in(client, commercial):
+    _request(commercial, email="someone.else@example.net")
+    [notice] = _notices()
+    link = urlsplit(next(word for word in notice.body_text.split() if "/report/?" in word))
+    response = client.get(f"{link.path}?{link.query}")
+    assert response.status_code == 200
+    assert response.context["form"].initial == {
+        "csp": str(commercial.csp_id), "esi_id": commercial.premises.get().esi_id,
+    }  # fmt: skip
+
+
+def test_the_address_that_renewed_is_the_one_that_last_affirmed(commercial, disclosure):
+    first = _request(commercial, email="new.owner@example.net")
+    services.agreement_renew(renewal=first, disclosure=disclosure, now=NOW, **WHO)
+    assert services.agreement_affirmed_email(commercial) == "new.owner@example.net"
+
+    # One click now goes to the new owner only; the first address is now "another one".
+    later = NOW + timedelta(days=700)
+    again = _request(commercial, email="New.Owner@example.net", now=later)
+    assert again.kind == RenewalKind.ONE_CLICK
+    assert len(_notices()) == 1  # the first renewal's notice only
+    services.agreement_renewal_decline(renewal=again, now=later, **WHO)
+    _request(commercial, email=OWN_ADDRESS, now=later)
+    assert [notice.to_address for notice in _notices()][-1] == "new.owner@example.net"

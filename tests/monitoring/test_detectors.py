@@ -1,19 +1,29 @@
 """Each detector: rows that raise a flag, rows just under the threshold that do
 not, and a re-run that adds no duplicate."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from affirmations.models import EndedBy, RecordEvent
+from affirmations.models import Agreement, AgreementPremise, EndedBy, RecordEvent
+from affirmations.records import Actor
+from affirmations.services import agreement_renewal_request as renewal_service
 from csp_registry.models import ApiRequestLog
 from monitoring.detectors import DETECTORS, Window
 from monitoring.models import DetectorSetting, FlagStatus, PremiseAuthenticationAttempt
 from monitoring.services import detectors_run, flag_dismiss
 from tests.factories import make_csp
-from tests.monitoring.conftest import NOW, decide, decided, make_agreement, run_detectors
+from tests.monitoring.conftest import (
+    NOW,
+    decide,
+    decided,
+    make_agreement,
+    premises,
+    run_detectors,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +67,9 @@ def test_ten_opt_ins_from_one_address_raise_a_flag_with_evidence(csp):
     decided(csp, 10)
     [flag] = run_detectors("mass_affirmation_one_source")
     assert flag.csp == csp and flag.kind == "a" and flag.status == FlagStatus.OPEN
-    assert flag.evidence["figures"]["sources"][0] == {"ip": "198.51.100.10", "decisions": 10}
+    assert flag.evidence["figures"]["sources"][0] == {
+        "ip": "198.51.100.10", "decisions": 10, "premises": 0,
+    }  # fmt: skip
     assert len(flag.evidence["samples"]) == 5
     assert flag.evidence["links"][0]["url"].startswith("/admin/affirmations/record/")
 
@@ -70,7 +82,9 @@ def test_nine_opt_ins_from_one_address_raise_nothing(csp):
 def test_opt_ins_spread_over_one_slash_24_are_caught_by_network(csp):
     decided(csp, 25, ip_for=lambda i: f"203.0.113.{i + 1}")
     [flag] = run_detectors("mass_affirmation_one_source")
-    assert flag.evidence["figures"]["sources"] == [{"network": "203.0.113.0/24", "decisions": 25}]
+    assert flag.evidence["figures"]["sources"] == [
+        {"network": "203.0.113.0/24", "decisions": 25, "premises": 0}
+    ]
 
 
 def test_ipv6_addresses_are_grouped_by_slash_48(csp):
@@ -143,10 +157,10 @@ def api_call(csp, ip, *, at=None, path="/api/v1/agreements/", status=201, method
 
 def test_an_opt_in_from_the_address_of_the_csps_api_calls_raises_a_flag(csp):
     api_call(csp, "192.0.2.44", at=NOW - timedelta(days=3))
-    decide(make_agreement(csp), ip="192.0.2.44")
+    decide(make_agreement(csp, premises=premises(3)), ip="192.0.2.44")
     [flag] = run_detectors("csp_affirms_for_customer")
     assert flag.evidence["figures"] == {
-        "decisions": 1, "addresses": 1, "from_api": 1, "from_ranges": 0,
+        "decisions": 1, "premises": 3, "addresses": 1, "from_api": 1, "from_ranges": 0,
     }  # fmt: skip
 
 
@@ -183,8 +197,9 @@ def test_one_email_in_five_requests_raises_a_flag(csp):
         make_agreement(csp, email="Same.Person@example.com")
     [flag] = run_detectors("customer_email_not_customers")
     assert flag.evidence["figures"]["shared_emails"] == [
-        {"email": "same.person@example.com", "requests": 5, "premises": 0}
-    ]
+        {"email": "same.person@example.com", "requests": 5, "premises": 0,
+         "residential_premises": 0}
+    ]  # fmt: skip
 
 
 def test_one_email_in_four_requests_raises_nothing(csp):
@@ -194,10 +209,10 @@ def test_one_email_in_four_requests_raises_nothing(csp):
 
 
 def test_an_email_at_the_csps_own_domain_raises_a_flag(csp):
-    make_agreement(csp, email="someone@Bright-Advice.example")
+    make_agreement(csp, email="someone@Bright-Advice.example", premises=premises(2))
     [flag] = run_detectors("customer_email_not_customers")
     assert flag.evidence["figures"]["own_domain"] == [
-        {"domain": "bright-advice.example", "requests": 1}
+        {"domain": "bright-advice.example", "requests": 1, "premises": 2}
     ]
 
 
@@ -228,7 +243,7 @@ def fast_opt_ins(csp, count, seconds):
 def test_five_opt_ins_within_seconds_of_the_email_raise_a_flag(csp):
     fast_opt_ins(csp, 5, seconds=12)
     [flag] = run_detectors("fast_decisions")
-    assert flag.evidence["figures"] == {"fast_opt_ins": 5}
+    assert flag.evidence["figures"] == {"fast_opt_ins": 5, "premises": 0}
 
 
 def test_four_fast_opt_ins_or_five_slower_ones_raise_nothing(csp, other_csp):
@@ -488,3 +503,162 @@ def test_thresholds_with_unknown_names_or_non_numbers_are_refused():
     assert any("Unknown threshold 'other'" in m for m in messages)
     assert any("max_seconds must be a number" in m for m in messages)
     assert any("Missing threshold 'min_fast_opt_ins'" in m for m in messages)
+
+
+# --- premises, not just agreements (issue 9, item 6) -------------------------------------------
+
+
+def opt_ins_with_premises(csp, sizes, ip="198.51.100.10"):
+    return [
+        decide(make_agreement(csp, email=f"home{i}@example.com", premises=premises(size)), ip=ip)
+        for i, size in enumerate(sizes)
+    ]
+
+
+def test_three_opt_ins_enrolling_thirty_homes_from_one_address_raise_a_flag(csp):
+    opt_ins_with_premises(csp, [10, 10, 10])
+    [flag] = run_detectors("mass_affirmation_one_source")
+    assert flag.evidence["figures"]["sources"] == [
+        {"ip": "198.51.100.10", "decisions": 3, "premises": 30}
+    ]
+    assert flag.summary == "3 opt-ins (30 residential premises) from 198.51.100.10"
+
+
+def test_opt_ins_enrolling_twenty_nine_homes_from_one_address_raise_nothing(csp):
+    opt_ins_with_premises(csp, [10, 10, 9])
+    assert run_detectors("mass_affirmation_one_source") == []
+
+
+def test_large_commercial_premises_do_not_count_towards_mass_affirmation(csp):
+    agreements = opt_ins_with_premises(csp, [10, 10, 10])
+    AgreementPremise.objects.filter(agreement=agreements[0]).update(large_commercial=True)
+    assert run_detectors("mass_affirmation_one_source") == []
+
+
+def test_one_email_for_twenty_homes_over_two_requests_raises_a_flag(csp):
+    for size in (10, 10):
+        make_agreement(csp, email="landlord@example.com", premises=premises(size))
+    [flag] = run_detectors("customer_email_not_customers")
+    assert flag.evidence["figures"]["shared_emails"] == [
+        {"email": "landlord@example.com", "requests": 2, "premises": 20,
+         "residential_premises": 20}
+    ]  # fmt: skip
+    assert flag.summary == "one email in 2 requests (20 premises)"
+
+
+def test_one_email_for_nineteen_homes_raises_nothing(csp):
+    for size in (10, 9):
+        make_agreement(csp, email="landlord@example.com", premises=premises(size))
+    assert run_detectors("customer_email_not_customers") == []
+
+
+def test_the_premise_thresholds_are_added_to_settings_rows_seeded_before_them(csp):
+    detectors_run(now=NOW - timedelta(days=30))
+    staff_values = {"min_decisions_per_ip": 4, "min_decisions_per_network": 25}
+    DetectorSetting.objects.filter(name="mass_affirmation_one_source").update(
+        thresholds=staff_values
+    )
+    decided(csp, 4)
+    [flag] = run_detectors("mass_affirmation_one_source")
+    setting = DetectorSetting.objects.get(name="mass_affirmation_one_source")
+    assert setting.thresholds == {**staff_values, "min_premises_per_ip": 30,
+                                  "min_premises_per_network": 75}  # fmt: skip
+    assert flag.evidence["thresholds"]["min_decisions_per_ip"] == 4
+
+
+# --- 9. many residential premises in one request ----------------------------------------------
+
+
+def test_a_request_for_eleven_homes_raises_a_flag_with_evidence(csp):
+    agreement = make_agreement(csp, email="Jane.Doe@example.com", premises=premises(11))
+    [flag] = run_detectors("many_residential_premises")
+    assert (flag.csp, flag.kind, flag.severity) == (csp, "a", "high")
+    assert flag.evidence["figures"] == {
+        "agreements": [{"agreement_id": agreement.pk, "premises": 11}],
+        "requests": 1, "largest": 11,
+    }  # fmt: skip
+    [sample] = flag.evidence["samples"]
+    assert (sample["id"], sample["premises_count"]) == (agreement.pk, 11)
+    assert sample["customer_email"] == "J***@example.com"
+    assert flag.summary == "1 request(s) for more than 10 residential premises (largest: 11)"
+
+
+def test_a_request_for_ten_homes_raises_nothing(csp):
+    make_agreement(csp, premises=premises(10))
+    assert run_detectors("many_residential_premises") == []
+
+
+def test_large_commercial_premises_do_not_count_towards_the_maximum(csp):
+    agreement = make_agreement(csp, premises=premises(11))
+    AgreementPremise.objects.filter(agreement=agreement).filter(
+        pk__in=AgreementPremise.objects.filter(agreement=agreement).values("pk")[:1]
+    ).update(large_commercial=True)
+    assert run_detectors("many_residential_premises") == []
+
+
+def test_staff_set_the_maximum_of_premises_per_residential_request(csp):
+    set_thresholds("many_residential_premises", max_premises_per_residential_agreement=2)
+    make_agreement(csp, premises=premises(3))
+    assert len(run_detectors("many_residential_premises")) == 1
+
+
+def test_many_premises_are_flagged_once_per_window(csp):
+    make_agreement(csp, premises=premises(11))
+    run_detectors("many_residential_premises")
+    assert len(run_detectors("many_residential_premises", now=NOW + timedelta(minutes=15))) == 1
+
+
+# --- 10. renewals sent to another address ------------------------------------------------------
+
+
+def renewal_requested(csp, email, *, agreement=None):
+    """A real renewal request (the service) of an active agreement of ``csp``."""
+    agreement = agreement or decide(
+        make_agreement(csp, email=f"owner{Agreement.objects.count()}@example.com"),
+        at=NOW - timedelta(days=300),
+    )
+    return renewal_service(agreement=agreement, customer_email=email, actor=Actor.csp(csp),
+                           now=NOW - timedelta(minutes=10))  # fmt: skip
+
+
+def test_three_renewals_sent_to_new_addresses_raise_a_flag_with_masked_addresses(csp):
+    for i in range(3):
+        renewal_requested(csp, f"renewals{i}@csp-mailbox.example")
+    [flag] = run_detectors("renewals_to_new_address")
+    assert flag.evidence["figures"] == {"renewals": 3}
+    samples = flag.evidence["samples"]
+    assert [row["sent_to"] for row in samples] == ["r***@csp-mailbox.example"] * 3
+    assert {row["affirmed_email"] for row in samples} == {"o***@example.com"}
+    assert all(row["agreement_id"] for row in samples)
+    assert "renewals0" not in json.dumps(flag.evidence)
+
+
+def test_two_renewals_to_new_addresses_or_any_to_the_affirmed_one_raise_nothing(csp):
+    for i in range(2):
+        renewal_requested(csp, f"renewals{i}@csp-mailbox.example")
+    for i in range(3):
+        agreement = decide(make_agreement(csp, email=f"same{i}@example.com"),
+                           at=NOW - timedelta(days=300))  # fmt: skip
+        renewal_requested(csp, f"SAME{i}@example.com", agreement=agreement)
+    assert run_detectors("renewals_to_new_address") == []
+
+
+def test_renewals_to_new_addresses_are_flagged_once_per_window(csp):
+    for i in range(3):
+        renewal_requested(csp, f"renewals{i}@csp-mailbox.example")
+    run_detectors("renewals_to_new_address")
+    assert len(run_detectors("renewals_to_new_address", now=NOW + timedelta(hours=1))) == 1
+
+
+def test_a_renewal_sent_to_the_csps_own_domain_raises_the_email_flag(csp):
+    renewal_requested(csp, "renewals@Bright-Advice.example")
+    [flag] = run_detectors("customer_email_not_customers")
+    assert flag.evidence["figures"]["own_domain_renewals"] == [
+        {"domain": "bright-advice.example", "renewals": 1}
+    ]
+    assert flag.summary == "1 renewals sent to the CSP's own domain"
+
+
+def test_a_renewal_sent_to_another_domain_raises_no_email_flag(csp):
+    renewal_requested(csp, "renewals@bright-advice.example.org")
+    assert run_detectors("customer_email_not_customers") == []
