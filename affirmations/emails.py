@@ -39,7 +39,7 @@ def _context(agreement, premises):
     }
 
 
-def _queue(kind, agreement, context, now, *, to=None):
+def _queue(kind, agreement, context, now, *, to=None, deliver_until=None):
     return email_queue(
         kind=kind,
         to=to or agreement.customer_email,
@@ -47,6 +47,7 @@ def _queue(kind, agreement, context, now, *, to=None):
         context=context,
         now=now,
         related_label=f"agreement:{agreement.pk}",
+        deliver_until=deliver_until,
     )
 
 
@@ -63,13 +64,16 @@ def email_affirmation_request(*, agreement, premises, link_url, now):
     """The request to affirm (R4, R6): who, which premises, how long, what
     data, the confirmation code, the exact deadline, the link."""
     context = _request_context(agreement, premises, link_url)
-    return _queue("affirmation_request", agreement, context, now)
+    # Worth retrying for as long as its link can still be used.
+    deadline = agreement.affirmation_expires_at
+    return _queue("affirmation_request", agreement, context, now, deliver_until=deadline)
 
 
 def email_affirmation_reminder(*, agreement, premises, link_url, now):
     """The one reminder a CSP may ask for: the same request, the same deadline."""
     context = _request_context(agreement, premises, link_url)
-    return _queue("affirmation_reminder", agreement, context, now)
+    deadline = agreement.affirmation_expires_at
+    return _queue("affirmation_reminder", agreement, context, now, deliver_until=deadline)
 
 
 def email_agreement_terminated(*, agreement, premises, was_active, now):
@@ -135,7 +139,14 @@ def email_renewal_request(*, agreement, premises, renewal, link_url, now):
         "link_url": link_url,
         "deadline_words": _words(renewal.expires_at, agreement),
     }
-    return _queue("renewal_request", agreement, context, now, to=renewal.customer_email)
+    return _queue(
+        "renewal_request",
+        agreement,
+        context,
+        now,
+        to=renewal.customer_email,
+        deliver_until=renewal.expires_at,
+    )
 
 
 def email_renewal_elsewhere_notice(*, agreement, premises, renewal, to, now):

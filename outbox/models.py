@@ -35,6 +35,9 @@ class OutboundEmail(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
+    # Retrying stops here: the deadline of the link the email carries, or a
+    # staff-set window for emails without one. Past it the row fails visibly.
+    deliver_until = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     # Which claim owns the row; a worker whose lease was taken over cannot
     # mark the row with its late result.

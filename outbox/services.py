@@ -3,20 +3,34 @@
 Every email is a row written in the caller's transaction (``email_queue``); a
 Celery task sends it after commit. When the broker or the worker is down the
 row simply waits: the beat sweep (``emails_relay_pending``) sends whatever is
-due. Rows are claimed by conditional UPDATEs, so two workers, a Celery retry
-and the sweep never send one email twice.
+due. Rows are claimed one at a time by conditional UPDATEs with a short lease,
+so two workers, a Celery retry and the sweep never send one email at the same
+time, and a worker that dies strands one row for one lease, not a batch.
+
+Delivery is at least once. Exactly once is impossible over SMTP: a worker that
+dies after the server accepted a message and before the row is marked sent
+leaves a row that is sent again when its lease ends. That window is kept to
+one UPDATE, and every attempt of a row carries the same Message-ID, so a
+receiving system can recognise the copy.
+
+Transient failures (connection errors, time-outs, 4xx replies) are retried
+with backoff until the email is pointless — its ``deliver_until``, the
+deadline of the link it carries — and then fail visibly; 5xx replies about
+the recipient or the message fail at once.
 """
 
 import logging
 import secrets
 import smtplib
 from datetime import timedelta
+from email.utils import parseaddr
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils import translation
@@ -27,27 +41,55 @@ from smt_portal.sealed_tokens import unseal
 logger = logging.getLogger(__name__)
 
 FALLBACK_LANGUAGE = "en"
-MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
-# A claim older than this belonged to a worker that died mid-send. It is far
-# longer than SEND_TIMEOUT, so a live worker never loses its row mid-send.
-CLAIM_TIMEOUT = timedelta(minutes=15)
-SEND_TIMEOUT_SECONDS = 30
+# Each socket operation of an attempt (connect, greeting, each command, the
+# data) gives up after this; a server that accepts and never answers costs
+# one time-out, not a hung worker.
+DEFAULT_SEND_TIMEOUT_SECONDS = 30
+# An SMTP conversation is a handful of operations, each bounded by the send
+# time-out: a claim lasting this long outlives any live attempt, and a row
+# whose worker died is taken again after minutes, not a quarter of an hour.
+SMTP_OPERATIONS_PER_ATTEMPT = 6
+# How many due rows one relay looks at per round; each is claimed on its own.
+RELAY_WINDOW = 20
 REPORT_PATH = "/report/"
+
+
+def send_timeout_seconds():
+    return getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_SEND_TIMEOUT_SECONDS
+
+
+def claim_lease() -> timedelta:
+    """How long a claim protects a row: longer than any live attempt can take."""
+    return timedelta(seconds=send_timeout_seconds() * SMTP_OPERATIONS_PER_ATTEMPT)
+
+
+def default_deliver_until(now):
+    """The end of retrying for an email whose content has no deadline of its own."""
+    return now + timedelta(hours=settings.OUTBOX_DELIVERY_WINDOW_HOURS)
 
 
 # --- Queueing ---------------------------------------------------------------
 
 
 def email_queue(
-    *, kind: str, to: str, language: str, context: dict, now, related_label: str = ""
+    *,
+    kind: str,
+    to: str,
+    language: str,
+    context: dict,
+    now,
+    related_label: str = "",
+    deliver_until=None,
 ) -> OutboundEmail:
     """Render the email and store it; it is sent after the caller's commit.
 
     Call it inside the transaction of the change that causes the email: if
     that transaction rolls back, the row and the send vanish with it. Outside
     a transaction the row commits at once and the send is scheduled at once.
+    ``deliver_until`` is when the email stops being worth sending (a link's
+    deadline); without one, ``OUTBOX_DELIVERY_WINDOW_HOURS`` after ``now``.
     """
     language = _supported_language(language)
     subject, body_text, body_html = email_render(kind=kind, language=language, context=context)
@@ -60,6 +102,7 @@ def email_queue(
         body_html=body_html,
         next_attempt_at=now,
         created_at=now,
+        deliver_until=deliver_until or default_deliver_until(now),
         related_label=related_label,
     )
     transaction.on_commit(partial(_publish_send, email.pk))
@@ -87,6 +130,7 @@ def emails_queue_many(*, kind: str, items, now) -> list[OutboundEmail]:
                 body_html=body_html,
                 next_attempt_at=now,
                 created_at=now,
+                deliver_until=default_deliver_until(now),
                 related_label=related_label,
             )
         )
@@ -179,57 +223,41 @@ def _publish_send(email_id):
 
 
 def _due(now):
-    # Pending rows past their backoff, and sending rows whose claim expired.
-    return Q(status__in=UNSENT_STATUSES, next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS)
-
-
-def _claim_values(token, now):
-    return {
-        "status": EmailStatus.SENDING,
-        "claim_token": token,
-        "claimed_at": now,
-        "next_attempt_at": now + CLAIM_TIMEOUT,
-        "attempts": F("attempts") + 1,
-    }
+    # Pending rows past their backoff, and sending rows whose lease ran out.
+    return Q(status__in=UNSENT_STATUSES, next_attempt_at__lte=now, deliver_until__gt=now)
 
 
 def email_claim(*, email_id, now) -> str | None:
-    """Claim one due row; return the claim token, or None if it was not ours."""
+    """Claim one due row for one lease; return the claim token, or None if it was not ours."""
     token = secrets.token_hex(16)
     claimed = OutboundEmail.objects.filter(_due(now), pk=email_id).update(
-        **_claim_values(token, now)
+        status=EmailStatus.SENDING,
+        claim_token=token,
+        claimed_at=now,
+        next_attempt_at=now + claim_lease(),
+        attempts=F("attempts") + 1,
     )
     return token if claimed else None
 
 
-def emails_claim_due(*, now, limit: int) -> str | None:
-    """Claim up to ``limit`` due rows under one token; return it, or None.
+def emails_fail_undeliverable(*, now) -> int:
+    """Unsent rows whose ``deliver_until`` passed fail, visibly, in one UPDATE.
 
-    The UPDATE re-checks the due condition row by row, so a row another
-    worker claimed between our SELECT and our UPDATE is skipped, not shared.
+    A row still inside a live claim is left to its worker; it fails here once
+    its lease has ended too.
     """
-    ids = list(
-        OutboundEmail.objects.filter(_due(now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not ids:
-        return None
-    token = secrets.token_hex(16)
-    claimed = OutboundEmail.objects.filter(_due(now), pk__in=ids).update(
-        **_claim_values(token, now)
-    )
-    return token if claimed else None
-
-
-def _fail_abandoned_last_attempts(now):
-    """A worker died during a row's last allowed attempt: it will not be tried again."""
     return OutboundEmail.objects.filter(
-        status=EmailStatus.SENDING, next_attempt_at__lte=now, attempts__gte=MAX_ATTEMPTS
+        # For a sending row next_attempt_at is the end of its lease.
+        status__in=UNSENT_STATUSES,
+        deliver_until__lte=now,
+        next_attempt_at__lte=now,
     ).update(
         status=EmailStatus.FAILED,
         claim_token="",
-        last_error="The worker stopped during the last attempt.",
+        last_error=Concat(
+            F("last_error"),
+            Value(" — not delivered before it stopped being useful; no further attempts."),
+        ),
     )
 
 
@@ -240,7 +268,7 @@ def email_send(*, email_id, now) -> bool:
     """Claim and send one email now if it is due; True when it went out.
 
     A row that is sent, failed, claimed by another worker or waiting out its
-    backoff is left alone, so calling this twice never sends twice.
+    backoff is left alone, so calling this twice never sends it twice at once.
     """
     token = email_claim(email_id=email_id, now=now)
     if token is None:
@@ -250,23 +278,29 @@ def email_send(*, email_id, now) -> bool:
 
 
 def emails_relay_pending(*, now, limit: int = 500) -> int:
-    """The sweep: claim due rows in one UPDATE, send each; return how many went out."""
-    _fail_abandoned_last_attempts(now)
-    token = emails_claim_due(now=now, limit=limit)
-    if token is None:
-        return 0
-    sent = 0
-    for email in OutboundEmail.objects.filter(claim_token=token).order_by("pk"):
-        # A long batch may outlive a claim; skip a row another worker took over.
-        if _still_ours(email.pk, token):
-            sent += _deliver(email, token=token, now=now)
+    """The sweep: send due rows one claim at a time; return how many went out.
+
+    Each row is claimed just before it is sent, for one lease, so a worker
+    that dies mid-sweep strands one row for minutes and the rest stay due
+    for the next worker. ``now`` is the sweep's start: rows that become due
+    while it runs wait for the next sweep.
+    """
+    emails_fail_undeliverable(now=now)
+    sent = handled = 0
+    while handled < limit:
+        window = list(
+            OutboundEmail.objects.filter(_due(now))
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[: min(RELAY_WINDOW, limit - handled)]
+        )
+        if not window:
+            break
+        for email_id in window:
+            handled += 1
+            token = email_claim(email_id=email_id, now=now)
+            if token is not None:  # else another worker took it meanwhile
+                sent += _deliver(OutboundEmail.objects.get(pk=email_id), token=token, now=now)
     return sent
-
-
-def _still_ours(email_id, token):
-    return OutboundEmail.objects.filter(
-        pk=email_id, status=EmailStatus.SENDING, claim_token=token
-    ).exists()
 
 
 def _deliver(email, *, token, now):
@@ -275,8 +309,16 @@ def _deliver(email, *, token, now):
     except Exception as exc:  # every failure is recorded on the row, never lost
         _record_failure(email, token=token, exc=exc, now=now)
         return False
+    # The only window for a duplicate: the server has the message, the row
+    # does not say so yet. One UPDATE, nothing else in between.
     _mark(email.pk, token, status=EmailStatus.SENT, sent_at=now, last_error="")
     return True
+
+
+def message_id(email) -> str:
+    """The same Message-ID on every attempt of one row (RFC 5322 § 3.6.4)."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<outbox.{email.pk}.{email.created_at:%Y%m%d%H%M%S}@{domain}>"
 
 
 def _transmit(email):
@@ -287,7 +329,8 @@ def _transmit(email):
         body=unseal(email.body_text),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to_address],
-        connection=get_connection(timeout=SEND_TIMEOUT_SECONDS),
+        headers={"Message-ID": message_id(email)},
+        connection=get_connection(timeout=send_timeout_seconds()),
     )
     message.attach_alternative(unseal(email.body_html), "text/html")
     message.send()
@@ -299,30 +342,47 @@ def _record_failure(email, *, token, exc, now):
     logger.warning(
         "outbox: email %s attempt %s failed (%s)", email.pk, email.attempts, type(exc).__name__
     )
-    if _is_permanent(exc) or email.attempts >= MAX_ATTEMPTS:
+    retry_at = now + backoff_delay(email.attempts)
+    if _is_permanent(exc):
         _mark(email.pk, token, status=EmailStatus.FAILED, last_error=error)
-    else:
+    elif retry_at >= email.deliver_until:
         _mark(
             email.pk,
             token,
-            status=EmailStatus.PENDING,
-            next_attempt_at=now + backoff_delay(email.attempts),
-            last_error=error,
+            status=EmailStatus.FAILED,
+            last_error=f"{error} — the next attempt would come after the email stopped "
+            "being useful; no further attempts.",
         )
+    else:
+        _mark(email.pk, token, status=EmailStatus.PENDING, next_attempt_at=retry_at,
+              last_error=error)  # fmt: skip
+
+
+def smtp_reply_codes(exc) -> list[int]:
+    """The SMTP reply codes an exception carries: one per refused recipient, or
+    the server's one reply; none for connection errors and time-outs."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return [code for code, _message in exc.recipients.values()]
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return [exc.smtp_code]
+    return []
 
 
 def _is_permanent(exc):
-    """Failures that another attempt cannot fix: the server refused the address
-    or the message itself (5xx). Connection and authentication errors are
-    ours to fix, so those rows keep retrying."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return True
-    return isinstance(exc, smtplib.SMTPDataError) and 500 <= exc.smtp_code < 600
+    """Failures that another attempt cannot fix: a 5xx reply refusing the
+    recipient or the message. A 4xx reply (greylisting, a full or busy
+    mailbox) asks to try again later. Connection, time-out, sender and
+    authentication errors are ours or the relay's to fix, so those rows keep
+    retrying until their ``deliver_until``."""
+    if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+        return False
+    return any(500 <= code < 600 for code in smtp_reply_codes(exc))
 
 
 def backoff_delay(attempts: int) -> timedelta:
     """Wait after the given number of failed attempts: 1, 2, 4 … minutes, at most an hour."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    doublings = min(max(attempts - 1, 0), 16)  # 2**16 minutes is past the cap already
+    return min(BACKOFF_BASE * 2**doublings, BACKOFF_CAP)
 
 
 def _mark(email_id, token, **values):
@@ -339,9 +399,16 @@ def _mark(email_id, token, **values):
 
 
 def email_retry(*, email_id, now) -> bool:
-    """Give a failed email a fresh set of attempts, starting now; True if it was failed."""
+    """Give a failed email a fresh set of attempts, starting now; True if it was failed.
+
+    Staff decide that it is still worth sending: it gets a new delivery window.
+    """
     reset = OutboundEmail.objects.filter(pk=email_id, status=EmailStatus.FAILED).update(
-        status=EmailStatus.PENDING, attempts=0, next_attempt_at=now, claim_token=""
+        status=EmailStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        deliver_until=default_deliver_until(now),
+        claim_token="",
     )
     if reset:
         transaction.on_commit(partial(_publish_send, email_id))

@@ -9,6 +9,7 @@ from premises.identifiers import (
     normalize_meter_number,
 )
 
+from ..delivery import affirmation_email_status
 from ..masking import mask_email
 from ..models import AgreementStatus, EndedBy, Language
 from ..services import MAX_PREMISES
@@ -118,6 +119,16 @@ class AgreementOutput(serializers.Serializer):
     ended_by = serializers.ChoiceField(choices=EndedBy.choices, allow_blank=True)
     end_reason = serializers.CharField(allow_blank=True)
     renewals = RenewalOutput(many=True, source="renewals.all")
+    affirmation_email_status = serializers.SerializerMethodField(
+        help_text=(
+            "Delivery of the email asking the customer to affirm: `queued` (being sent or "
+            "retried), `sent` (the customer's mail server took it), or `failed` (refused, or "
+            "not delivered before the link's deadline: the customer never got the request)."
+        )
+    )
 
     def get_customer_email_masked(self, agreement) -> str:
         return mask_email(agreement.customer_email)
+
+    def get_affirmation_email_status(self, agreement) -> str:
+        return affirmation_email_status(agreement)

@@ -20,6 +20,7 @@ from csp_registry.api.ratelimits import premise_checks_consume
 from csp_registry.client_ip import client_ip
 
 from .. import services
+from ..delivery import with_affirmation_email_status
 from ..models import Agreement, EndedBy, Renewal
 from ..records import Actor
 from .serializers import (
@@ -70,7 +71,7 @@ def _actor(request):
 
 def agreements_of(csp):
     """A CSP's agreements with what the output needs, in three queries whatever the count."""
-    return (
+    return with_affirmation_email_status(
         Agreement.objects.filter(csp=csp)
         .prefetch_related("premises", Prefetch("renewals", Renewal.objects.order_by("pk")))
         .order_by("-pk")

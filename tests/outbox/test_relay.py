@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from outbox import services, tasks
 from outbox.models import EmailStatus, OutboundEmail
-from outbox.services import CLAIM_TIMEOUT, MAX_ATTEMPTS, email_claim, emails_relay_pending
+from outbox.services import claim_lease, email_claim, emails_relay_pending
 from outbox.tasks import relay_pending_emails, send_email
 from tests.outbox.conftest import START
 
@@ -66,7 +66,8 @@ def test_a_claim_is_reclaimed_once_it_is_older_than_the_timeout(
     email = queue_test_email()
     email_claim(email_id=email.pk, now=timezone.now())  # this worker then dies
 
-    clock.shift(CLAIM_TIMEOUT - timedelta(seconds=1))
+    assert claim_lease() <= timedelta(minutes=5), "a dead worker strands its row for minutes"
+    clock.shift(claim_lease() - timedelta(seconds=1))
     assert emails_relay_pending(now=timezone.now()) == 0
     clock.shift(timedelta(seconds=1))
     assert emails_relay_pending(now=timezone.now()) == 1
@@ -77,38 +78,53 @@ def test_a_claim_is_reclaimed_once_it_is_older_than_the_timeout(
     assert len(mailoutbox) == 1
 
 
-def test_a_claim_abandoned_on_the_last_attempt_is_marked_failed(
+def test_a_claim_abandoned_after_the_email_stopped_being_useful_is_marked_failed(
     queue_test_email, mailoutbox, clock
 ):
     email = queue_test_email()
-    OutboundEmail.objects.filter(pk=email.pk).update(attempts=MAX_ATTEMPTS - 1)
-    email_claim(email_id=email.pk, now=timezone.now())
-    clock.shift(CLAIM_TIMEOUT)
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        deliver_until=timezone.now() + timedelta(seconds=30)
+    )
+    email_claim(email_id=email.pk, now=timezone.now())  # this worker then dies
+    clock.shift(claim_lease())
 
     assert emails_relay_pending(now=timezone.now()) == 0
 
     email.refresh_from_db()
     assert email.status == EmailStatus.FAILED
-    assert email.last_error
+    assert "no further attempts" in email.last_error
     assert mailoutbox == []
 
 
-def test_the_sweep_skips_a_row_another_worker_took_over_mid_batch(
+def test_a_crashed_worker_strands_only_the_row_it_was_sending(queue_test_email, mailoutbox):
+    first, second, third = (queue_test_email(to=f"c{n}@example.com") for n in range(3))
+    email_claim(email_id=first.pk, now=timezone.now())  # claimed, then the worker died
+
+    assert emails_relay_pending(now=timezone.now()) == 2
+    statuses = dict(OutboundEmail.objects.values_list("pk", "status"))
+    assert statuses == {
+        first.pk: EmailStatus.SENDING,
+        second.pk: EmailStatus.SENT,
+        third.pk: EmailStatus.SENT,
+    }
+
+
+def test_the_sweep_skips_a_row_another_worker_claimed_mid_sweep(
     queue_test_email, mailoutbox, monkeypatch
 ):
     first, second = queue_test_email(), queue_test_email()
     real_deliver = services._deliver
+    taken = {}
 
-    def deliver_then_lose_the_second_claim(email, *, token, now):
-        # While the batch sends the first row, another worker takes the second.
-        OutboundEmail.objects.filter(pk=second.pk).update(claim_token="another-worker")
+    def deliver_while_another_worker_claims_the_second(email, *, token, now):
+        taken.setdefault("token", email_claim(email_id=second.pk, now=now))
         return real_deliver(email, token=token, now=now)
 
-    monkeypatch.setattr(services, "_deliver", deliver_then_lose_the_second_claim)
+    monkeypatch.setattr(services, "_deliver", deliver_while_another_worker_claims_the_second)
 
     assert emails_relay_pending(now=timezone.now()) == 1
     assert OutboundEmail.objects.get(pk=first.pk).status == EmailStatus.SENT
-    assert OutboundEmail.objects.get(pk=second.pk).claim_token == "another-worker"
+    assert OutboundEmail.objects.get(pk=second.pk).claim_token == taken["token"]
     assert len(mailoutbox) == 1
 
 

@@ -1,12 +1,13 @@
 import logging
 import smtplib
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from outbox import services
 from outbox.models import EmailStatus, OutboundEmail
-from outbox.services import MAX_ATTEMPTS, email_claim, email_send
+from outbox.services import email_claim, email_send
 from outbox.tasks import send_email
 from tests.outbox.backends import RefusingBackend
 
@@ -57,33 +58,34 @@ def test_an_email_claimed_by_another_worker_is_not_sent(queue_test_email, mailou
     assert mailoutbox == []
 
 
-def test_an_smtp_failure_backs_off_longer_each_time_then_fails(
+def test_an_smtp_failure_backs_off_longer_each_time_until_the_email_is_pointless(
     queue_test_email, refusing_backend, mailoutbox, clock
 ):
     refusing_backend.error = smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
     email = queue_test_email()
-    delays = []
+    attempts_at, delays = [], []
 
-    for attempt in range(1, MAX_ATTEMPTS):
+    while email.status != EmailStatus.FAILED:
+        attempts_at.append(timezone.now())
         assert email_send(email_id=email.pk, now=timezone.now()) is False
         email.refresh_from_db()
-        assert email.status == EmailStatus.PENDING
-        assert email.attempts == attempt
+        assert email.attempts == len(attempts_at)
         assert email.last_error.startswith("SMTPServerDisconnected")
-        delays.append(email.next_attempt_at - timezone.now())
-        # Not due yet: an early call changes nothing.
-        assert email_send(email_id=email.pk, now=timezone.now()) is False
-        assert OutboundEmail.objects.get(pk=email.pk).attempts == attempt
-        clock.move_to(email.next_attempt_at)
+        if email.status == EmailStatus.PENDING:
+            delays.append(email.next_attempt_at - timezone.now())
+            # Not due yet: an early call changes nothing.
+            assert email_send(email_id=email.pk, now=timezone.now()) is False
+            assert OutboundEmail.objects.get(pk=email.pk).attempts == len(attempts_at)
+            clock.move_to(email.next_attempt_at)
+        assert len(attempts_at) < 200
 
     assert delays == sorted(delays)
     assert delays[0] < delays[1] < delays[2]
     assert delays[-1] == services.BACKOFF_CAP
-
-    assert email_send(email_id=email.pk, now=timezone.now()) is False
-    email.refresh_from_db()
-    assert email.status == EmailStatus.FAILED
-    assert email.attempts == MAX_ATTEMPTS
+    # It kept trying for the whole window (72 hours by default), then stopped.
+    assert attempts_at[-1] < email.deliver_until <= attempts_at[-1] + services.BACKOFF_CAP
+    assert attempts_at[-1] - attempts_at[0] > timedelta(hours=70)
+    assert "no further attempts" in email.last_error
     assert email.sent_at is None
     assert mailoutbox == []
 
@@ -128,6 +130,20 @@ def test_a_message_rejected_with_a_5xx_fails_at_once(queue_test_email, refusing_
     assert OutboundEmail.objects.get(pk=email.pk).status == EmailStatus.FAILED
 
 
+def test_a_recipient_refused_for_now_with_a_4xx_is_retried(queue_test_email, refusing_backend):
+    refusing_backend.error = smtplib.SMTPRecipientsRefused(
+        {"ana@example.com": (450, b"4.2.1 Mailbox busy, try again later")}
+    )
+    email = queue_test_email()
+
+    email_send(email_id=email.pk, now=timezone.now())
+
+    email.refresh_from_db()
+    assert email.status == EmailStatus.PENDING
+    assert email.next_attempt_at > timezone.now()
+    assert "450" in email.last_error
+
+
 def test_a_temporary_4xx_rejection_is_retried(queue_test_email, refusing_backend):
     refusing_backend.error = smtplib.SMTPDataError(451, b"4.3.0 Try again later")
     email = queue_test_email()
@@ -151,7 +167,7 @@ def test_a_failed_send_logs_the_row_but_not_the_address(queue_test_email, refusi
 def test_a_worker_whose_claim_was_taken_over_does_not_record_its_outcome(queue_test_email, clock):
     email = queue_test_email()
     stale_token = email_claim(email_id=email.pk, now=timezone.now())
-    clock.shift(services.CLAIM_TIMEOUT)
+    clock.shift(services.claim_lease())
     fresh_token = email_claim(email_id=email.pk, now=timezone.now())
 
     assert fresh_token not in (None, stale_token)
