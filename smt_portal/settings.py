@@ -219,7 +219,13 @@ PERIODIC_JOBS = {
     "affirmations.tasks.time_out_unanswered_renewals": 300,
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
+    # The worker's heartbeat: its age on /healthz is how long no worker consumed.
+    "smt_portal.tasks.record_worker_heartbeat": 60,
 }
+# /healthz: emails still unsent this long after they were due, and a worker
+# heartbeat older than this, are reported as failing checks (never a 503).
+HEALTHZ_OUTBOX_OVERDUE_MINUTES = env_int("HEALTHZ_OUTBOX_OVERDUE_MINUTES", 10, minimum=1)
+HEALTHZ_WORKER_MAX_AGE_MINUTES = env_int("HEALTHZ_WORKER_MAX_AGE_MINUTES", 5, minimum=2)
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": float(seconds)} for name, seconds in PERIODIC_JOBS.items()
 }

@@ -135,3 +135,66 @@ def test_the_portal_trusts_exactly_the_one_proxy_in_front_of_it():
 def test_the_web_healthcheck_asks_as_the_proxy_would():
     check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
     assert '"Host": host' in check and '"X-Forwarded-Proto": "https"' in check
+
+
+# --- Restarted on any exit (issue 10): a worker that gives up exits 0 --------
+
+
+@pytest.mark.parametrize("service", ["worker", "beat", "web"])
+def test_compose_restarts_each_long_running_portal_process_on_any_exit(service):
+    # "on-failure" would leave a worker that exited 0 down for good.
+    assert compose()["services"][service]["restart"] in {"always", "unless-stopped"}
+
+
+def test_the_web_healthcheck_asks_for_readiness():
+    check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz/ready" in check
+
+
+def test_dev_up_runs_the_worker_and_beat_under_the_supervisor():
+    dev = (ROOT / "dev").read_text()
+    up = dev[dev.index("cmd_up() {") : dev.index("cmd_check() {")]
+    assert 'bin/supervise var/worker.log "$VENV/bin/celery" -A smt_portal worker' in up
+    assert 'bin/supervise var/beat.log "$VENV/bin/celery" -A smt_portal beat' in up
+
+
+def supervise(tmp_path, command, **environment):
+    env = {**os.environ, "SUPERVISE_BACKOFF": "0", **environment}
+    return subprocess.Popen(
+        [str(ROOT / "bin" / "supervise"), str(tmp_path / "worker.log"), "sh", "-c", command],
+        cwd=tmp_path,
+        env=env,
+    )
+
+
+def test_the_supervisor_restarts_a_process_that_exits_0_and_logs_each_exit(tmp_path):
+    process = supervise(tmp_path, "echo run >> runs; exit 0", SUPERVISE_MAX_RESTARTS="3")
+    assert process.wait(timeout=20) == 0
+    assert (tmp_path / "runs").read_text().splitlines() == ["run"] * 4
+    log = (tmp_path / "worker.log").read_text()
+    assert log.count("sh exited with status 0; restarting in 0s") == 3
+
+
+def test_the_supervisor_restarts_a_process_that_fails_and_logs_its_status(tmp_path):
+    process = supervise(tmp_path, "echo run >> runs; exit 3", SUPERVISE_MAX_RESTARTS="1")
+    assert process.wait(timeout=20) == 3
+    assert (tmp_path / "runs").read_text().splitlines() == ["run"] * 2
+    assert "sh exited with status 3; restarting" in (tmp_path / "worker.log").read_text()
+
+
+def test_the_supervisor_stops_its_process_and_itself_on_term(tmp_path):
+    import signal
+    import time
+
+    process = supervise(tmp_path, "echo $$ > pid; exec sleep 60")
+    deadline = time.monotonic() + 10
+    pid_file = tmp_path / "pid"
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the supervisor never started its process"
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+    assert "restarting" not in (tmp_path / "worker.log").read_text()
