@@ -2,12 +2,16 @@
 premise authentication and agreement creation share it, per CSP and per IP; a
 request holding more premises than is left is refused whole, nothing checked."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.test import override_settings
 
+from csp_registry.api.errors import ApiError
+from csp_registry.api.ratelimits import premise_checks_consume
 from csp_registry.models import IdempotencyKey
 from monitoring.models import DetectorSetting, PremiseAuthenticationAttempt
 from monitoring.services import detectors_run
@@ -177,3 +181,23 @@ def test_the_authentication_detector_counts_triples_checked_through_agreements(s
     figures = flag.evidence["figures"]
     assert figures["per_csp"][0]["attempts"] == 30  # two requests, thirty triples
     assert figures["per_ip"][0]["ip"] == "198.51.100.9"
+
+
+def test_concurrent_requests_never_take_more_than_the_budget_together(settings, rf):
+    _budget(settings, csp="100/m", ip="1000/m")
+    request = rf.post(AGREEMENTS, REMOTE_ADDR="198.51.100.30")
+    request.csp = make_csp()
+    start = threading.Barrier(20)
+
+    def take_ten():
+        start.wait()
+        try:
+            premise_checks_consume(request, count=10)
+        except ApiError as refused:
+            assert refused.status_code == 429
+            return 0
+        return 10
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        taken = sum(pool.map(lambda _: take_ten(), range(20)))
+    assert 0 < taken <= 100
