@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from csp_registry.client_ip import client_ip, forwarded_header_untrusted
 from csp_registry.models import ApiRequestLog
+from smt_portal.outages import is_outage
 
 from .errors import ERROR_CODE_ATTRIBUTE, error_json_response
 
@@ -57,8 +58,10 @@ class ApiConventionsMiddleware:
             return error_json_response(
                 status=413, code="too_large", message="The body is larger than 1 MiB."
             )
-        if _is_cache_outage(exception):
-            logger.warning("cache unavailable during %s %s", request.method, request.path)
+        if is_outage(exception):  # the database or the cache: nothing done, retry
+            logger.warning(
+                "%s during %s %s", type(exception).__name__, request.method, request.path
+            )
             return error_json_response(
                 status=503,
                 code="service_unavailable",
@@ -71,15 +74,6 @@ class ApiConventionsMiddleware:
             code="server_error",
             message="Something went wrong on our side; it has been logged.",
         )
-
-
-def _is_cache_outage(exception):
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return False
-    return isinstance(exception, RedisConnectionError | RedisTimeoutError)
 
 
 def _as_json_error(response):
