@@ -9,6 +9,7 @@ start-up with a message that names the variable.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -81,7 +82,8 @@ if not DEBUG and not ALLOWED_HOSTS:
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The Django admin, with staff signing in through allauth (smt_portal/admin_site.py).
+    "smt_portal.admin_apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,6 +94,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "altcha_django",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "csp",
     "smt_portal",
     "premises",
     "outbox",
@@ -101,7 +107,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so every /api/ response (even another middleware's) is logged and JSON.
+    # Outermost, so every response carries the policy, even the JSON errors that
+    # ApiConventionsMiddleware writes in place of another answer.
+    "csp.middleware.CSPMiddleware",
+    # First of the rest, so every /api/ response (even another middleware's) is logged and JSON.
     "csp_registry.api.middleware.ApiConventionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -112,6 +121,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -383,6 +393,67 @@ ALTCHA_CHALLENGE = {
     # Work a phone does in about a second; tests lower it (not below 1).
     "cost": env_int("ALTCHA_COST", 5000, minimum=1 if DEBUG or TESTING else 1000),
     "expires_seconds": env_int("ALTCHA_EXPIRES_SECONDS", 600, minimum=60),
+}
+
+# --- Staff sign-in (django-allauth) ---------------------------------------
+# One library for every sign-in: staff now; customer accounts and the CSP
+# portal later. The admin's own login page only routes to allauth's
+# (smt_portal/admin_site.py), so every attempt is rate-limited, and staff give
+# a TOTP code after their password.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "admin:index"
+LOGOUT_REDIRECT_URL = "account_login"
+# Nothing public opens yet: no sign-up, and smt_portal/urls.py mounts only the
+# sign-in, sign-out and second-factor pages (no password reset, no email pages).
+ACCOUNT_ADAPTER = "smt_portal.allauth_adapter.PortalAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# Failed sign-ins (a wrong password or a wrong code) per client IP and per
+# account, counted on the default cache (Redis in production); once either is
+# spent, even the right password is refused until the window passes.
+STAFF_LOGIN_FAILURES_PER_IP = env.str("STAFF_LOGIN_FAILURES_PER_IP", default="20/h")
+STAFF_LOGIN_FAILURES_PER_ACCOUNT = env.str("STAFF_LOGIN_FAILURES_PER_ACCOUNT", default="5/15m")
+_check_rate("STAFF_LOGIN_FAILURES_PER_IP", STAFF_LOGIN_FAILURES_PER_IP)
+_check_rate("STAFF_LOGIN_FAILURES_PER_ACCOUNT", STAFF_LOGIN_FAILURES_PER_ACCOUNT)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"{STAFF_LOGIN_FAILURES_PER_IP}/ip,{STAFF_LOGIN_FAILURES_PER_ACCOUNT}/key",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Smart Meter Consent Portal"
+# The admin refuses staff without an activated authenticator app and sends
+# them to set one up. Off by default only in development (the quick start's
+# printed login then works with its password alone).
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", not DEBUG)
+
+# --- Content-Security-Policy (django-csp) ---------------------------------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # No inline script runs without this response's nonce; the portal's
+        # pages have none, Swagger UI's start-up script carries it
+        # (templates/drf_spectacular/swagger_ui.html).
+        "script-src": [SELF, NONCE],
+        # Inline styles are allowed: the challenge widget injects its own
+        # <style>, the admin's change lists and Swagger UI have <style> blocks,
+        # the dashboard uses style attributes. Without script, an injected style
+        # loads images and fonts only from this origin or data: (img-src below,
+        # default-src for fonts), so it can deface a page but send nothing away.
+        "style-src": [SELF, UNSAFE_INLINE],
+        # data: for the TOTP QR code and Swagger UI's icons.
+        "img-src": [SELF, "data:"],
+        # The challenge widget solves its proof of work in a Web Worker built
+        # from a blob: URL.
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
 }
 
 # --- Logging --------------------------------------------------------------
