@@ -214,6 +214,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker keeps reconnecting for as long as the broker is away, instead of
+# exiting after 100 attempts (~46 minutes); bin/supervise restarts it anyway.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Publishing must not hang a web request when the broker is down: the outbox
 # row is already committed and the beat sweep sends it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
@@ -246,6 +249,11 @@ EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 for _key, _value in _email.items():
     if _key.startswith("EMAIL_") and _key != "EMAIL_BACKEND":
         globals()[_key] = _value
+# Emails without a deadline of their own (receipts, notices) are retried this
+# long before they fail visibly; link emails retry until their link's deadline.
+OUTBOX_DELIVERY_WINDOW_HOURS = env_int("OUTBOX_DELIVERY_WINDOW_HOURS", 72, minimum=1)
+# Each socket operation of an SMTP attempt gives up after this many seconds.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Smart Meter Consent <no-reply@smt-portal.example>"
 )

@@ -29,3 +29,6 @@ urlpatterns = [
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
 ]
+
+# A dependency outage answers 503 "try again in a minute", anything else 500.
+handler500 = "smt_portal.outages.server_error"
