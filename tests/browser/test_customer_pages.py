@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from affirmations.models import Agreement, AgreementStatus, Disclosure, Record, RecordEvent
@@ -34,7 +35,9 @@ def emailed_link(portal, mailoutbox):
             },
         )
         csp = make_csp(scope_of_use="Energy efficiency advice.\nNothing is sold.")
-        request_agreement(csp, residential(), now=now, language=language)
+        # Requested and emailed at that moment, as the worker would have sent it then.
+        with time_machine.travel(now, tick=False):
+            request_agreement(csp, residential(), now=now, language=language)
         [email] = [m for m in mailoutbox if "affirm/" in m.body]
         return LINK.search(email.body).group(0)
 
