@@ -323,3 +323,53 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.csp_id}: {self.key}"
+
+
+class EventType(models.TextChoices):
+    """What a CSP is told (contract, "Webhooks"): the webhooks' payloads and the event feed."""
+
+    AGREEMENT_AFFIRMED = "agreement.affirmed", "Agreement affirmed"
+    AGREEMENT_OPTED_OUT = "agreement.opted_out", "Agreement opted out"
+    AGREEMENT_REPORTED_SPAM = "agreement.reported_spam", "Agreement reported as spam"
+    AGREEMENT_TIMED_OUT = "agreement.timed_out", "Agreement timed out"
+    AGREEMENT_TERMINATED = "agreement.terminated", "Agreement terminated"
+    AGREEMENT_REVOKED = "agreement.revoked", "Agreement revoked"
+    AGREEMENT_TERM_ENDED = "agreement.term_ended", "Agreement term ended"
+    AGREEMENT_RENEWED = "agreement.renewed", "Agreement renewed"
+    RENEWAL_DECLINED = "renewal.declined", "Renewal declined"
+    CSP_SUSPENDED = "csp.suspended", "CSP suspended"
+    CSP_REINSTATED = "csp.reinstated", "CSP reinstated"
+    DATA_AVAILABLE = "data.available", "Data available"
+
+
+class CspEvent(models.Model):
+    """One thing a CSP is told, written in the transaction of the change it reports.
+
+    The event feed (``GET /api/v1/events/``) reads these rows in ``id`` order;
+    webhook deliveries are queued from them by the subscribers of
+    ``csp_registry.events``. ``data`` is the payload's ``data`` member: the
+    agreement as the API shows it (masked email), or the CSP.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    csp = models.ForeignKey(Csp, on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    # A plain id, not a foreign key: this app sits below the agreements' app.
+    agreement_id = models.BigIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    data = models.JSONField()
+
+    class Meta:
+        indexes = [
+            # The feed: one CSP's events after a cursor, oldest first.
+            models.Index(fields=["csp", "id"], name="csp_event_feed_idx"),
+            models.Index(fields=["agreement_id", "id"], name="csp_event_agreement_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} #{self.pk}"
+
+    @property
+    def public_id(self):
+        """The event's id as CSPs see it (and as Standard Webhooks' ``webhook-id``)."""
+        return f"evt_{self.pk}"

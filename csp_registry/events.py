@@ -1,0 +1,64 @@
+"""The event seam: state changes emit events; notifications subscribe.
+
+A service that changes something a CSP must be told about calls
+``events_emit`` inside the transaction of the change. The event rows are the
+CSP's event feed; then every subscriber runs, in the same transaction, with
+the new rows (webhook deliveries are queued that way, so an event and its
+deliveries commit — or vanish — with the change). Subscribers register in
+their app's ``ready()`` with ``events_subscribe``; the emitting service knows
+none of them.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from .models import CspEvent
+
+_subscribers: list[Callable[[list[CspEvent]], None]] = []
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    csp_id: int
+    type: str
+    data: dict
+    agreement_id: int | None = None
+
+
+def events_subscribe(subscriber: Callable[[list[CspEvent]], None]) -> None:
+    """Run ``subscriber(events)`` after every emit, inside the emitting transaction."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
+
+
+def events_emit(*, drafts: Iterable[EventDraft], now) -> list[CspEvent]:
+    """Store the events (one INSERT) and hand them to every subscriber."""
+    rows = [
+        CspEvent(
+            csp_id=draft.csp_id,
+            type=draft.type,
+            agreement_id=draft.agreement_id,
+            occurred_at=now,
+            data=draft.data,
+        )
+        for draft in drafts
+    ]
+    if not rows:
+        return []
+    with transaction.atomic():
+        created = CspEvent.objects.bulk_create(rows, batch_size=1000)
+        for subscriber in list(_subscribers):
+            subscriber(created)
+    return created
+
+
+def event_payload(event: CspEvent) -> dict:
+    """The event as CSPs receive it, by webhook and in the feed (contract, "Webhooks")."""
+    return {
+        "id": event.public_id,
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat(),
+        "data": event.data,
+    }
