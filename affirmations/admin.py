@@ -1,7 +1,8 @@
 """Staff views of agreements, disclosures and the record.
 
 Agreements change only through the services (the API, the customer pages,
-the sweeps), so here they are read-only. Records can be neither added,
+the sweeps); here they are read-only but for one action, revoking a single
+agreement (``revoke_agreement``, the management committee's). Records can be neither added,
 changed nor deleted, only read (``view_record``) and exported
 (``export_record``: the actions and the export page). An agreement shows the
 customer's full email address: only roles granted ``view_agreement`` see it.
@@ -9,18 +10,21 @@ A published disclosure version is never edited: staff add a new version.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from csp_registry.client_ip import client_ip
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
-from smt_portal.admin_actions import permission_check
+from smt_portal.admin_actions import permission_check, reason_form, reason_page
 
+from . import services
 from .exports import records_csv, records_for, records_json
-from .models import Agreement, AgreementPremise, Disclosure, Record
+from .models import Agreement, AgreementPremise, Disclosure, EndedBy, Record
+from .records import Actor
 
 
 class ReadOnlyMixin:
@@ -71,6 +75,34 @@ def _export_agreements(fmt):
     return action
 
 
+@admin.action(description="Revoke selected agreements (the CSP is told)", permissions=["revoke"])
+def revoke_agreements(modeladmin, request, queryset):
+    """Glossary: staff may revoke a single agreement, with a reason, without acting
+    against the CSP; the CSP learns it as ``agreement.revoked``."""
+    form = reason_form(request)
+    if not form.is_valid():
+        return reason_page(
+            modeladmin, request, queryset, title="Revoke agreements", form=form,
+            template="admin/affirmations/agreement/revoke_action.html",
+        )  # fmt: skip
+    now, revoked, refused = timezone.now(), 0, []
+    actor = Actor.staff(request.user, ip=client_ip(request))
+    for agreement in queryset:
+        try:
+            services.agreement_terminate(
+                agreement=agreement, ended_by=EndedBy.COMMITTEE,
+                reason=form.cleaned_data["reason"], actor=actor, now=now,
+            )  # fmt: skip
+            revoked += 1
+        except services.AgreementNotOpen as exc:
+            refused.append(f"#{agreement.pk}: {exc}")
+    if refused:
+        modeladmin.message_user(request, "Not revoked: " + "; ".join(refused), messages.ERROR)
+    if revoked:
+        modeladmin.message_user(request, f"{revoked} agreement(s) revoked.", messages.SUCCESS)
+    return None
+
+
 @admin.register(Agreement)
 class AgreementAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "csp", "status", "term_months", "confirmation_code", "created_at",
@@ -81,8 +113,9 @@ class AgreementAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("csp", "disclosure")
     date_hierarchy = "created_at"
     inlines = [AgreementPremiseInline, AgreementRecordInline]
-    actions = [_export_agreements("csv"), _export_agreements("json")]
+    actions = [_export_agreements("csv"), _export_agreements("json"), revoke_agreements]
     has_export_permission = permission_check("affirmations.export_record")
+    has_revoke_permission = permission_check("affirmations.revoke_agreement")
 
 
 @admin.register(Disclosure)

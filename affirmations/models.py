@@ -73,6 +73,7 @@ class Agreement(models.Model):
     end_reason = models.TextField(blank=True)
 
     class Meta:
+        permissions = [("revoke_agreement", "Can revoke a single agreement")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=AgreementStatus.values), name="agreement_status_valid"

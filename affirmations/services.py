@@ -24,6 +24,7 @@ from smt_portal import sealed_tokens
 
 from . import emails
 from .calendar import affirmation_deadline, configured_holidays, renewal_term_end, term_end
+from .events import agreement_events_emit
 from .masking import mask_email
 from .models import (
     OPEN_STATUSES,
@@ -40,6 +41,7 @@ from .models import (
     RenewalStatus,
 )
 from .records import Actor, Entry, record_append, records_append_many
+from .transitions import agreements_transition
 
 MAX_PREMISES = 200
 # Unambiguous when read aloud or retyped: no 0/O, 1/I/L.
@@ -488,32 +490,21 @@ def agreement_terminate(*, agreement, ended_by, reason, actor, now):
         locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
         if locked.status not in OPEN_STATUSES:
             raise AgreementNotOpen(f"This agreement is already {locked.status}.")
-        from_status = locked.status
-        _close(Agreement.objects.filter(pk=locked.pk), to_status, ended_by, reason, now)
-        current = Agreement.objects.select_related("csp").get(pk=locked.pk)
-        email = _email_ended(current, was_active=from_status == AgreementStatus.ACTIVE, now=now)
         revoked = to_status == AgreementStatus.REVOKED
-        record_append(
-            event=RecordEvent.REVOKED if revoked else RecordEvent.TERMINATED,
-            actor=actor, now=now, agreement=current,
-            details={**_transition(from_status, to_status), "ended_by": ended_by,
-                     "reason": reason, "email_id": email.pk if email else None},
+
+        def notify(moved):
+            current = Agreement.objects.select_related("csp").get(pk=locked.pk)
+            was_active = moved[0].from_status == AgreementStatus.ACTIVE
+            email = _email_ended(current, was_active=was_active, now=now)
+            return {locked.pk: {"email_id": email.pk if email else None}}
+
+        agreements_transition(
+            due=Agreement.objects.filter(pk=locked.pk), to_status=to_status,
+            record_event=RecordEvent.REVOKED if revoked else RecordEvent.TERMINATED,
+            actor=actor, now=now, ended_by=ended_by, reason=reason,
+            details={"ended_by": ended_by, "reason": reason}, after_update=notify,
         )  # fmt: skip
-    return current
-
-
-def _close(queryset, to_status, ended_by, reason, now, **also):
-    """Set a final status on the agreements of ``queryset`` and close their
-    premises and pending renewals: three set-based UPDATEs. ``also`` are
-    further columns of the agreements' UPDATE (a decision's ``decided_at``)."""
-    ids = queryset.values("pk")
-    AgreementPremise.objects.filter(agreement__in=ids, is_open=True).update(is_open=False)
-    Renewal.objects.filter(agreement__in=ids, status=RenewalStatus.PENDING).update(
-        status=RenewalStatus.CANCELLED, decided_at=now
-    )
-    return queryset.update(
-        status=to_status, ended_at=now, ended_by=ended_by, end_reason=reason, **also
-    )
+    return Agreement.objects.select_related("csp").get(pk=locked.pk)
 
 
 def _email_ended(agreement, *, was_active, now):
@@ -530,27 +521,18 @@ def _email_ended(agreement, *, was_active, now):
 def agreements_revoke_for_csp(*, csp, actor, reason, now, ended_by=EndedBy.COMMITTEE):
     """Revoke every pending and active agreement of ``csp`` at once (a CSP's
     revocation); email each active agreement's customer. Returns the ids."""
-    with transaction.atomic():
-        rows = list(
-            Agreement.objects.select_for_update()
-            .filter(csp=csp, status__in=OPEN_STATUSES)
-            .order_by("pk")
-            .values_list("pk", "status")
-        )
-        if not rows:
-            return []
-        ids = [pk for pk, _ in rows]
-        _close(Agreement.objects.filter(pk__in=ids), AgreementStatus.REVOKED, ended_by, reason, now)
-        active = {pk for pk, status in rows if status == AgreementStatus.ACTIVE}
+
+    def notify(moved):
+        active = [m.agreement_id for m in moved if m.from_status == AgreementStatus.ACTIVE]
         emailed = _email_revoked_many(active, now)
-        entries = [
-            Entry(RecordEvent.REVOKED, pk, csp.pk,
-                  {**_transition(status, AgreementStatus.REVOKED), "ended_by": ended_by,
-                   "reason": reason, "email_id": emailed.get(pk)})
-            for pk, status in rows
-        ]  # fmt: skip
-        _append_in_chunks(entries, actor=actor, now=now)
-    return ids
+        return {m.agreement_id: {"email_id": emailed.get(m.agreement_id)} for m in moved}
+
+    moved = agreements_transition(
+        due=Agreement.objects.filter(csp=csp), to_status=AgreementStatus.REVOKED,
+        record_event=RecordEvent.REVOKED, actor=actor, now=now, ended_by=ended_by,
+        reason=reason, details={"ended_by": ended_by, "reason": reason}, after_update=notify,
+    )  # fmt: skip
+    return [m.agreement_id for m in moved]
 
 
 def _email_revoked_many(ids, now):
@@ -612,22 +594,16 @@ def _email_term_ended_many(ids, now):
 
 
 def _sweep(due, *, to_status, event, reason, now, notify=None):
-    with transaction.atomic():
-        rows = list(due.select_for_update().order_by("pk").values_list("pk", "csp_id", "status"))
-        if not rows:
-            return 0
-        # The rows are locked, so the same condition changes exactly them.
-        _close(due, to_status, EndedBy.SYSTEM, reason, now)
+    def after_update(moved):
         if notify is not None:
-            notify([pk for pk, _, _ in rows], now)
-        # Built chunk by chunk: a million entries never sit in memory at once.
-        for start in range(0, len(rows), RECORD_CHUNK):
-            entries = [
-                Entry(event, pk, csp_id, _transition(status, to_status))
-                for pk, csp_id, status in rows[start : start + RECORD_CHUNK]
-            ]
-            records_append_many(entries=entries, actor=Actor.system(), now=now)
-    return len(rows)
+            notify([m.agreement_id for m in moved], now)
+        return {}
+
+    moved = agreements_transition(
+        due=due, to_status=to_status, record_event=event, actor=Actor.system(), now=now,
+        ended_by=EndedBy.SYSTEM, reason=reason, after_update=after_update,
+    )  # fmt: skip
+    return len(moved)
 
 
 # --- The customer's decision (R6–R8, R10, R13) -------------------------------------------
@@ -657,23 +633,20 @@ def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
         locked = _lock_undecided(agreement, now)
         _check_disclosure(disclosure)
         start, end = now, term_end(now, locked.term_months)
-        Agreement.objects.filter(pk=locked.pk).update(
-            status=AgreementStatus.ACTIVE, decided_at=now, affirmed_at=now,
-            disclosure=disclosure, term_start=start, term_end=end,
-        )  # fmt: skip
-        details = {
-            **_transition(locked.status, AgreementStatus.ACTIVE),
-            "disclosure_version": disclosure.version,
-            "term_start": start,
-            "term_end": end,
-        }
         # The customer has no account: the receipt's link is how they end it.
         end_url = _termination_link_new(locked.pk, expires_at=end, now=now)
-        return _announce_decision(
-            locked.pk, RecordEvent.OPTED_IN,
-            partial(emails.email_receipt_opted_in, end_url=end_url),
-            Actor.customer(ip=ip, user_agent=user_agent), details, now,
+        receipt = partial(emails.email_receipt_opted_in, end_url=end_url)
+        agreements_transition(
+            due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
+            to_status=AgreementStatus.ACTIVE, record_event=RecordEvent.OPTED_IN,
+            actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+            columns={"decided_at": now, "affirmed_at": now, "disclosure": disclosure,
+                     "term_start": start, "term_end": end},
+            details={"disclosure_version": disclosure.version, "term_start": start,
+                     "term_end": end},
+            after_update=_receipt(locked.pk, receipt, now),
         )  # fmt: skip
+        return _decided(locked.pk)
 
 
 def agreement_opt_out(*, agreement, ip, user_agent, now):
@@ -700,12 +673,13 @@ def agreement_report_spam(*, agreement, ip, user_agent, now):
 def _decline(agreement, *, to_status, event, email, reason, actor, now):
     with transaction.atomic():
         locked = _lock_undecided(agreement, now)
-        _close(
-            Agreement.objects.filter(pk=locked.pk), to_status, EndedBy.CUSTOMER, reason, now,
-            decided_at=now,
+        agreements_transition(
+            due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
+            to_status=to_status, record_event=event, actor=actor, now=now,
+            ended_by=EndedBy.CUSTOMER, reason=reason, columns={"decided_at": now},
+            details={"reason": reason}, after_update=_receipt(locked.pk, email, now),
         )  # fmt: skip
-        details = {**_transition(locked.status, to_status), "reason": reason}
-        return _announce_decision(locked.pk, event, email, actor, details, now)
+        return _decided(locked.pk)
 
 
 def _lock_undecided(agreement, now):
@@ -725,14 +699,19 @@ def _check_disclosure(disclosure):
         raise DisclosureOutdated("The disclosures changed; read and acknowledge the new version.")
 
 
-def _announce_decision(agreement_id, event, email, actor, details, now):
-    current = Agreement.objects.select_related("csp", "disclosure").get(pk=agreement_id)
-    sent = email(agreement=current, premises=list(current.premises.all()), now=now)
-    record_append(
-        event=event, actor=actor, now=now, agreement=current,
-        details={**details, "email_id": sent.pk},
-    )  # fmt: skip
-    return current
+def _receipt(agreement_id, email, now):
+    """An ``after_update`` that queues the decision's receipt and records its id."""
+
+    def queue(moved):
+        current = _decided(agreement_id)
+        sent = email(agreement=current, premises=list(current.premises.all()), now=now)
+        return {agreement_id: {"email_id": sent.pk}}
+
+    return queue
+
+
+def _decided(agreement_id):
+    return Agreement.objects.select_related("csp", "disclosure").get(pk=agreement_id)
 
 
 # --- Renewals (R12) ------------------------------------------------------------------------
@@ -893,6 +872,7 @@ def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
             agreement=current, premises=list(current.premises.all()), renewal=pending,
             end_url=_termination_link_renew(current, now), now=now,
         )  # fmt: skip
+        agreement_events_emit(agreement_ids=[current.pk], record_event=RecordEvent.RENEWED, now=now)
         record_append(
             event=RecordEvent.RENEWED, now=now, agreement=current,
             actor=Actor.customer(ip=ip, user_agent=user_agent),
@@ -914,6 +894,9 @@ def agreement_renewal_decline(*, renewal, ip, user_agent, now):
         )
         sent = emails.email_receipt_renewal_declined(
             agreement=agreement, premises=list(agreement.premises.all()), renewal=pending, now=now
+        )
+        agreement_events_emit(
+            agreement_ids=[agreement.pk], record_event=RecordEvent.RENEWAL_DECLINED, now=now
         )
         record_append(
             event=RecordEvent.RENEWAL_DECLINED, now=now, agreement=agreement,

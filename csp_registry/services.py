@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.dispatch import Signal
 
 from . import emails
+from .events import EventDraft, events_emit
 from .keys import generate_key, hash_key, key_matches, split_key
-from .models import ApiKey, Csp, CspStatus, CspStatusChange, IdempotencyKey
+from .models import ApiKey, Csp, CspStatus, CspStatusChange, EventType, IdempotencyKey
 
 ALLOWED_TRANSITIONS = {
     CspStatus.PENDING_REVIEW: {CspStatus.ACTIVE, CspStatus.REVOKED},
@@ -58,8 +59,29 @@ def csp_change_status(*, csp, to_status, now, by=None, actor="", reason="", from
             changed_at=now,
         )
         csp.status, csp.status_changed_at = to_status, now
+        _emit_csp_event(csp, change, now)
         csp_status_changed.send(sender=Csp, csp=csp, change=change)
     return change
+
+
+def _emit_csp_event(csp, change, now):
+    """``csp.suspended`` and ``csp.reinstated`` (contract, "Webhooks"); other changes
+    are not the CSP's to be told by event (a revoked CSP is told nothing)."""
+    if change.to_status == CspStatus.SUSPENDED:
+        event_type = EventType.CSP_SUSPENDED
+    elif (change.from_status, change.to_status) == (CspStatus.SUSPENDED, CspStatus.ACTIVE):
+        event_type = EventType.CSP_REINSTATED
+    else:
+        return
+    data = {
+        "csp": {
+            "id": csp.pk,
+            "status": change.to_status,
+            "status_changed_at": now.isoformat(),
+            "reason": change.reason,
+        }
+    }
+    events_emit(drafts=[EventDraft(csp_id=csp.pk, type=event_type, data=data)], now=now)
 
 
 def _check_transition(csp, to_status, from_statuses):

@@ -35,6 +35,14 @@ _READ = [
     "monitoring.view_dashboard",
 ]
 
+# CSPs' webhook endpoints (never their secrets), deliveries and attempts; the
+# liaison has no use for them.
+_WEBHOOKS_READ = [
+    "webhooks.view_webhookendpoint",
+    "webhooks.view_webhookdelivery",
+    "webhooks.view_webhookattempt",
+]
+
 ROLE_PERMISSIONS = {
     # Runs the rules: reviews applications and red flags, suspends, reinstates
     # and revokes CSPs, issues and revokes their keys, sets the thresholds.
@@ -44,6 +52,7 @@ ROLE_PERMISSIONS = {
         "affirmations.export_record",
         "csp_registry.review_csp",
         "csp_registry.enforce_csp",
+        "affirmations.revoke_agreement",
         "csp_registry.view_apikey",
         "csp_registry.issue_apikey",
         "csp_registry.revoke_apikey",
@@ -51,6 +60,8 @@ ROLE_PERMISSIONS = {
         "monitoring.enforce_redflag",
         "monitoring.change_detectorsetting",
         "monitoring.change_monitoringsettings",
+        *_WEBHOOKS_READ,
+        "webhooks.resend_webhookdelivery",
     ],
     # The Commission acts on a CSP only through a directive: the liaison records
     # it and carries it out; no direct CSP action, no flag decisions.
@@ -65,6 +76,7 @@ ROLE_PERMISSIONS = {
         *_READ,
         "affirmations.view_agreement",
         "affirmations.export_record",
+        *_WEBHOOKS_READ,
     ],
 }
 # Nobody holds a permission by being staff: a staff user in no role sees nothing.
