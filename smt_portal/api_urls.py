@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("csp_registry.api_urls")),
     path("", include("affirmations.api_urls")),
+    path("", include("webhooks.api_urls")),
 ]

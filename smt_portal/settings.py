@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "premises",
     "outbox",
     "csp_registry",
+    "webhooks",
     "affirmations",
     "monitoring",
 ]
@@ -227,6 +228,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # by due-date columns, so a missed run simply catches up on the next.
 PERIODIC_JOBS = {
     "outbox.tasks.relay_pending_emails": 60,
+    "webhooks.tasks.relay_webhook_deliveries": 60,
     "affirmations.tasks.time_out_unanswered_requests": 300,
     "affirmations.tasks.end_finished_terms": 300,
     "affirmations.tasks.time_out_unanswered_renewals": 300,
@@ -258,6 +260,19 @@ DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Smart Meter Consent <no-reply@smt-portal.example>"
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Webhooks -------------------------------------------------------------
+# Deliveries are retried this long after their event, then fail visibly.
+WEBHOOKS_DELIVERY_WINDOW_HOURS = env_int("WEBHOOKS_DELIVERY_WINDOW_HOURS", 72, minimum=1)
+# One attempt: connecting may take this long, the whole POST and answer this long.
+WEBHOOKS_CONNECT_TIMEOUT_SECONDS = env_int("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+# An endpoint every attempt to which failed for this long is disabled, and the CSP told.
+WEBHOOKS_DISABLE_AFTER_HOURS = env_int("WEBHOOKS_DISABLE_AFTER_HOURS", 72, minimum=1)
+# Certificate authorities to trust for endpoints (a file); empty: the system's.
+WEBHOOKS_CA_FILE = env.str("WEBHOOKS_CA_FILE", default="") or None
+# Development and tests only: loopback receivers (and http:// to them) are allowed.
+WEBHOOKS_ALLOW_INSECURE_LOCAL = DEBUG or TESTING
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en"

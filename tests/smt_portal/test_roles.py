@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 
-from affirmations.calendar import CENTRAL
 from affirmations.models import Agreement, Record
+from csp_registry.events import EventDraft, events_emit
 from csp_registry.models import ApiKey, Csp, CspStatus
 from monitoring.models import CommissionDirective, MonitoringSettings, RedFlag
 from monitoring.seed import AUDITOR, COMMITTEE, LIAISON, seed_reference_data
@@ -26,9 +26,12 @@ from monitoring.services import report_submit
 from outbox.models import EmailStatus, OutboundEmail
 from outbox.services import email_queue
 from premises.models import TermPolicy
+from smt_portal.calendar import CENTRAL
 from tests.factories import make_premise
 from tests.monitoring.conftest import make_agreement, staff_in
 from tests.personas import issue_key, make_csp
+from webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +54,7 @@ ACTIONS = {
     "affirmations.agreement": {
         "export_records_csv": {COMMITTEE, AUDITOR},
         "export_records_json": {COMMITTEE, AUDITOR},
+        "revoke_agreements": {COMMITTEE},
     },
     "affirmations.record": {
         "export_selected_csv": {COMMITTEE, AUDITOR},
@@ -65,6 +69,7 @@ ACTIONS = {
     },
     "monitoring.commissiondirective": {"carry_out": {LIAISON}},
     "outbox.outboundemail": {"retry_now": set()},
+    "webhooks.webhookdelivery": {"resend": {COMMITTEE}},
 }
 # Staff sign in through allauth: its email addresses are superusers' business.
 ALLAUTH = apps.is_installed("allauth.account")
@@ -161,10 +166,21 @@ def world():
                 procedure_concluded_on=date(2026, 11, 20),
             ),
             "email": _failed_email(),
+            "delivery": _failed_delivery(active),
         }
         if ALLAUTH:
             target["address"] = _unverified_address()
         yield target
+
+
+def _failed_delivery(csp):
+    endpoint, _secret = endpoint_create(
+        csp=csp, url="https://hooks.bright.example/smt", event_types=["csp.suspended"], now=NOW
+    )
+    [event] = events_emit(drafts=[EventDraft(csp.pk, "csp.suspended", {"csp": {}})], now=NOW)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event=event)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+    return delivery
 
 
 def _unverified_address():
@@ -197,6 +213,7 @@ SUBJECT = {
     "revoke_keys": "key",
     "export_records_csv": "agreement",
     "export_records_json": "agreement",
+    "revoke_agreements": "agreement",
     "export_selected_csv": "record",
     "export_selected_json": "record",
     "dismiss": "flag",
@@ -206,6 +223,7 @@ SUBJECT = {
     "revoke_csp": "flag",
     "carry_out": "directive",
     "retry_now": "email",
+    "resend": "delivery",
 }
 if ALLAUTH:
     SUBJECT["make_verified"] = "address"
@@ -220,6 +238,7 @@ def _state():
         list(RedFlag.objects.order_by("pk").values_list("pk", "status")),
         list(CommissionDirective.objects.order_by("pk").values_list("pk", "carried_out_at")),
         list(OutboundEmail.objects.order_by("pk").values_list("pk", "status")),
+        list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
         _addresses(),
         Record.objects.count(),
     )
