@@ -19,12 +19,12 @@ from django.utils import timezone
 
 from csp_registry.client_ip import client_ip
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
+from smt_portal.actors import Actor
 from smt_portal.admin_actions import permission_check, reason_form, reason_page
 
 from . import services
 from .exports import records_csv, records_for, records_json
 from .models import Agreement, AgreementPremise, Disclosure, EndedBy, Record
-from .records import Actor
 
 
 class ReadOnlyMixin:

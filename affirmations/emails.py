@@ -9,8 +9,8 @@ from django.conf import settings
 from django.utils.http import urlencode
 
 from outbox.services import email_queue, emails_queue_many
+from smt_portal.calendar import deadline_in_words, renewal_term_end
 
-from .calendar import deadline_in_words, renewal_term_end
 from .masking import mask_email
 
 

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from smt_portal.actors import ActorType
+
 
 class AgreementStatus(models.TextChoices):
     PENDING_AFFIRMATION = "pending_affirmation", "Pending affirmation"
@@ -260,14 +262,6 @@ class RecordEvent(models.TextChoices):
     STATUS_CHANGED = "status_changed", "Status changed"
     CSP_STATUS_CHANGED = "csp_status_changed", "CSP status changed"
     OTHER = "other", "Other"
-
-
-class ActorType(models.TextChoices):
-    CSP = "csp", "CSP"
-    CUSTOMER = "customer", "Customer"
-    STAFF = "staff", "Staff user"
-    COMMISSION = "commission", "Commission"
-    SYSTEM = "system", "System"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -1,8 +1,8 @@
 """Reactions to other apps' events, connected in ``AffirmationsConfig.ready``."""
 
 from csp_registry.models import CspStatus
+from smt_portal.actors import Actor
 
-from .records import Actor
 from .services import agreements_revoke_for_csp
 
 

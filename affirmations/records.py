@@ -13,37 +13,10 @@ from datetime import UTC
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
-from .models import ActorType, Record, RecordChainHead
+from .models import Record, RecordChainHead
 
 GENESIS_HASH = "0" * 64
 _IP_FIELD = Record._meta.get_field("ip")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a type and a label a person can read."""
-
-    type: str
-    label: str = ""
-    ip: str | None = None
-    user_agent: str = ""
-
-    @classmethod
-    def system(cls, label="scheduler"):
-        return cls(ActorType.SYSTEM, label)
-
-    @classmethod
-    def staff(cls, user, *, ip=None, user_agent=""):
-        return cls(ActorType.STAFF, user.get_username() if user else "", ip, user_agent)
-
-    @classmethod
-    def csp(cls, csp, *, key_prefix="", ip=None, user_agent=""):
-        label = f"{csp.pk}:{key_prefix}" if key_prefix else str(csp.pk)
-        return cls(ActorType.CSP, label, ip, user_agent)
-
-    @classmethod
-    def customer(cls, *, ip=None, user_agent="", label="customer"):
-        return cls(ActorType.CUSTOMER, label, ip, user_agent[:500])
 
 
 @dataclass(frozen=True)

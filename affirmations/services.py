@@ -21,9 +21,15 @@ from csp_registry.models import CspStatus
 from premises.models import TermPolicy
 from premises.services import max_term_months_for, premises_authenticate
 from smt_portal import sealed_tokens
+from smt_portal.actors import Actor
+from smt_portal.calendar import (
+    affirmation_deadline,
+    configured_holidays,
+    renewal_term_end,
+    term_end,
+)
 
 from . import emails
-from .calendar import affirmation_deadline, configured_holidays, renewal_term_end, term_end
 from .events import agreement_events_emit
 from .masking import mask_email
 from .models import (
@@ -40,7 +46,7 @@ from .models import (
     RenewalKind,
     RenewalStatus,
 )
-from .records import Actor, Entry, record_append, records_append_many
+from .records import Entry, record_append, records_append_many
 from .transitions import agreements_transition
 
 MAX_PREMISES = 200

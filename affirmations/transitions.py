@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from smt_portal.actors import Actor
+
 from .events import agreement_events_emit
 from .models import (
     OPEN_STATUSES,
@@ -24,7 +26,7 @@ from .models import (
     Renewal,
     RenewalStatus,
 )
-from .records import Actor, Entry, records_append_many
+from .records import Entry, records_append_many
 
 # Records are appended in chunks so a million rows never sit in memory at once.
 RECORD_CHUNK = 5000

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_POST, require_safe
 
 from csp_registry.client_ip import client_ip
 from csp_registry.models import CspStatus
+from smt_portal.calendar import deadline_in_words, renewal_term_end, term_end
 
 from . import services
-from .calendar import deadline_in_words, renewal_term_end, term_end
 from .forms import AffirmationForm
 from .language import page_language
 from .models import AgreementLink, AgreementStatus, RenewalKind, RenewalStatus

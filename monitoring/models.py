@@ -12,13 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
-
-class AuthenticationFailure(models.TextChoices):
-    """Which fact was wrong. Staff-only: a CSP is never told (R3)."""
-
-    UNKNOWN_ESI_ID = "unknown_esi_id", "Unknown ESI ID"
-    METER_MISMATCH = "meter_mismatch", "Meter number is not the active meter"
-    REP_MISMATCH = "rep_mismatch", "Certificate number is not the REP of record"
+from premises.models import AuthenticationFailure
 
 
 class PremiseAuthenticationAttempt(models.Model):

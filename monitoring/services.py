@@ -31,12 +31,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 
-from affirmations.models import ActorType, AgreementPremise, AgreementStatus, EndedBy
-from affirmations.records import Actor
+from affirmations.models import AgreementPremise, AgreementStatus, EndedBy
 from affirmations.services import agreements_revoke_for_csp
 from csp_registry.client_ip import ip_source
 from csp_registry.models import Csp
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
+from smt_portal.actors import Actor, ActorType
 
 from .detectors import DETECTORS, Window
 from .models import (
@@ -51,6 +51,7 @@ from .models import (
     FlagActionKind,
     FlagStatus,
     MonitoringSettings,
+    PremiseAuthenticationAttempt,
     RedFlag,
     RedFlagKind,
     ReportCategory,
@@ -490,3 +491,30 @@ def spam_cooldown_blocks(*, csp, premise_ids, now):
             ).values_list("premise_id", flat=True)
         )
     )
+
+
+# --- Premise authentication attempts (R18) --------------------------------------------------
+
+
+def authentication_attempts_record(*, attempts, csp, ip, now):
+    """Subscriber of ``premises.services``: one row per premise checked, in the
+    caller's transaction (one INSERT on the API's single-premise hot path)."""
+    rows = [
+        PremiseAuthenticationAttempt(
+            created_at=now,
+            csp=csp,
+            ip=ip,
+            esi_id=attempt.esi_id,
+            meter_number=attempt.meter_number,
+            rep_certificate_number=attempt.rep_certificate_number,
+            authenticated=not attempt.failure_reason,
+            failure_reason=attempt.failure_reason,
+            premise=attempt.premise,
+        )  # fmt: skip
+        for attempt in attempts
+    ]
+    if len(rows) == 1:
+        # bulk_create would wrap one INSERT in BEGIN/COMMIT: two more round trips.
+        rows[0].save(force_insert=True)
+    else:
+        PremiseAuthenticationAttempt.objects.bulk_create(rows)

@@ -15,7 +15,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import islice
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
@@ -34,8 +33,8 @@ from premises.models import (
     RetailElectricProvider,
     Tdu,
 )
+from smt_portal.calendar import CENTRAL
 
-CENTRAL = ZoneInfo("America/Chicago")
 CHUNK_SIZE = 2000
 PREMISE_COLUMNS = (
     "esi_id",

@@ -174,3 +174,11 @@ class TermPolicy(models.Model):
     def current(cls):
         policy, _ = cls.objects.get_or_create(pk=1)
         return policy
+
+
+class AuthenticationFailure(models.TextChoices):
+    """Which fact was wrong. Staff-only: a CSP is never told (R3)."""
+
+    UNKNOWN_ESI_ID = "unknown_esi_id", "Unknown ESI ID"
+    METER_MISMATCH = "meter_mismatch", "Meter number is not the active meter"
+    REP_MISMATCH = "rep_mismatch", "Certificate number is not the REP of record"

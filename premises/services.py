@@ -1,8 +1,10 @@
 """Business rules about premises: large commercial customers, term limits, R3.
 
 The one place for the large-commercial rule (glossary, R11), for the term
-limit it implies, and for premise authentication (R3), which records every
-attempt for monitoring (R18).
+limit it implies, and for premise authentication (R3). Every attempt is handed
+to the subscribers of ``authentication_attempts_subscribe`` (monitoring
+records them, R18) in the caller's transaction: this app knows nothing of who
+listens.
 """
 
 import hmac
@@ -11,9 +13,15 @@ from datetime import date, datetime
 
 from django.db.models import DecimalField, Max, OuterRef, Subquery
 
-from affirmations.calendar import CENTRAL
-from monitoring.models import AuthenticationFailure, PremiseAuthenticationAttempt
-from premises.models import CustomerClass, Meter, MonthlyUsage, Premise, TermPolicy
+from premises.models import (
+    AuthenticationFailure,
+    CustomerClass,
+    Meter,
+    MonthlyUsage,
+    Premise,
+    TermPolicy,
+)
+from smt_portal.calendar import CENTRAL
 
 USAGE_WINDOW_MONTHS = 12
 
@@ -116,6 +124,26 @@ class PremiseAuthentication:
 FAILED = PremiseAuthentication(authenticated=False)
 
 
+@dataclass(frozen=True)
+class AuthenticationAttempt:
+    """One premise checked, as compared (normalised), with the staff-only reason it failed."""
+
+    esi_id: str
+    meter_number: str
+    rep_certificate_number: str
+    failure_reason: str  # "" when authenticated
+    premise: Premise | None
+
+
+_attempt_subscribers = []
+
+
+def authentication_attempts_subscribe(subscriber) -> None:
+    """Call ``subscriber(attempts=[...], csp=, ip=, now=)`` after every authentication."""
+    if subscriber not in _attempt_subscribers:
+        _attempt_subscribers.append(subscriber)
+
+
 def premise_authenticate(
     *,
     esi_id: str,
@@ -162,30 +190,18 @@ def premises_authenticate(
         premise = premises.get(esi_id)
         reason = _failure_reason(premise, meter_number, certificate_number)
         attempts.append(
-            PremiseAuthenticationAttempt(
-                created_at=now,
-                csp=csp,
-                ip=ip,
+            AuthenticationAttempt(
                 esi_id=esi_id,
                 meter_number=meter_number,
                 rep_certificate_number=certificate_number,
-                authenticated=not reason,
                 failure_reason=reason,
                 premise=premise,
             )
         )
         results.append(FAILED if reason else _success(premise, policy))
-    _record_attempts(attempts)
+    for subscriber in _attempt_subscribers:
+        subscriber(attempts=attempts, csp=csp, ip=ip, now=now)
     return results
-
-
-def _record_attempts(attempts: list[PremiseAuthenticationAttempt]) -> None:
-    if len(attempts) == 1:
-        # The API's hot path: one INSERT is atomic by itself, while bulk_create
-        # would wrap it in BEGIN/COMMIT, two more database round trips.
-        attempts[0].save(force_insert=True)
-    else:
-        PremiseAuthenticationAttempt.objects.bulk_create(attempts)
 
 
 def _premises_for_authentication(*, esi_ids: set[str], now: datetime) -> dict[str, Premise]:

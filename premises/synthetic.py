@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from itertools import accumulate
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -46,8 +45,8 @@ from premises.models import (
     RetailElectricProvider,
     Tdu,
 )
+from smt_portal.calendar import CENTRAL
 
-CENTRAL = ZoneInfo("America/Chicago")
 RESIDENTIAL = CustomerClass.RESIDENTIAL.value
 COMMERCIAL = CustomerClass.COMMERCIAL.value
 BATCH_SIZE = 5000

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 import time_machine
 
-from affirmations.calendar import CENTRAL
+from smt_portal.calendar import CENTRAL
 
 DST_FRIDAY = "dst-friday"
 

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from affirmations.calendar import CENTRAL
+from smt_portal.calendar import CENTRAL
 from tests.shifted_clock import friday_before_a_dst_change, real_today, shifted_moment
 
 

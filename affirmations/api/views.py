@@ -18,11 +18,11 @@ from csp_registry.api.errors import ErrorSerializer, error_response
 from csp_registry.api.idempotency import idempotent
 from csp_registry.api.ratelimits import premise_checks_consume
 from csp_registry.client_ip import client_ip
+from smt_portal.actors import Actor
 
 from .. import services
 from ..delivery import with_affirmation_email_status
 from ..models import Agreement, EndedBy, Renewal
-from ..records import Actor
 from .serializers import (
     AgreementCreateInput,
     AgreementListFilters,

@@ -6,10 +6,10 @@ import pytest
 import time_machine
 
 from affirmations import services
-from affirmations.calendar import CENTRAL, term_end
 from affirmations.models import Agreement, AgreementStatus
-from affirmations.records import Actor
 from premises.models import CustomerClass
+from smt_portal.actors import Actor
+from smt_portal.calendar import CENTRAL, term_end
 from tests.factories import active_meter_number, make_premise
 
 # Monday 2026-11-23 09:00 Central: the link is valid to the end of Monday 2026-11-30.

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from affirmations.models import Disclosure, Record, RecordEvent
-from affirmations.records import Actor, record_append
+from affirmations.records import record_append
 from affirmations.seed import seed_reference_data
+from smt_portal.actors import Actor
 
 from .conftest import request_agreement, residential
 

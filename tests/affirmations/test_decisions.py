@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from affirmations import services
-from affirmations.calendar import CENTRAL
 from affirmations.models import (
     Agreement,
     AgreementPremise,
@@ -17,6 +16,7 @@ from affirmations.models import (
 )
 from csp_registry.models import CspStatus
 from outbox.models import OutboundEmail
+from smt_portal.calendar import CENTRAL
 
 from .conftest import DEADLINE, NOW, request_agreement, residential
 

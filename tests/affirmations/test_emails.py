@@ -5,8 +5,8 @@ from django.conf import settings
 
 from affirmations import services
 from affirmations.models import AgreementStatus, EndedBy
-from affirmations.records import Actor
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 from smt_portal.sealed_tokens import tokens_in, unseal
 
 from .conftest import NOW, make_active, request_agreement, residential

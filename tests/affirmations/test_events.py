@@ -12,12 +12,12 @@ import pytest
 from django.db import transaction
 
 from affirmations import services
-from affirmations.calendar import term_end
 from affirmations.events import agreement_representation, agreements_for_representation
 from affirmations.models import Agreement, AgreementStatus, EndedBy
-from affirmations.records import Actor
 from csp_registry.models import CspEvent, CspStatus, EventType
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
+from smt_portal.actors import Actor
+from smt_portal.calendar import term_end
 
 from .conftest import (
     DEADLINE,

@@ -5,8 +5,8 @@ from django.conf import settings
 
 from affirmations import services
 from affirmations.models import Agreement
-from affirmations.records import Actor
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 
 from .conftest import NOW, large_commercial, make_active, request_agreement, residential
 

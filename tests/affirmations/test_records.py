@@ -5,7 +5,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from affirmations.models import Record, RecordEvent
-from affirmations.records import Actor, record_append, records_verify
+from affirmations.records import record_append, records_verify
+from smt_portal.actors import Actor
 
 from .conftest import NOW, request_agreement, residential
 

@@ -7,8 +7,8 @@ import time_machine
 
 from affirmations import services
 from affirmations.models import AgreementLink, EndedBy, Record, RecordEvent
-from affirmations.records import Actor
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 
 from .conftest import DEADLINE, NOW, request_agreement, residential
 

@@ -7,8 +7,8 @@ from django.test import Client
 
 from affirmations import services
 from affirmations.models import Agreement, AgreementLink, EndedBy, Renewal, RenewalStatus
-from affirmations.records import Actor
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 
 from .conftest import (
     DEADLINE,

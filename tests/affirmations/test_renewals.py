@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from affirmations import services
-from affirmations.calendar import CENTRAL
 from affirmations.models import (
     Agreement,
     AgreementLink,
@@ -17,10 +16,11 @@ from affirmations.models import (
     RenewalKind,
     RenewalStatus,
 )
-from affirmations.records import Actor
 from csp_registry.models import CspStatus
 from outbox.models import OutboundEmail
 from premises.models import TermPolicy
+from smt_portal.actors import Actor
+from smt_portal.calendar import CENTRAL
 
 from .conftest import (
     DEADLINE,

@@ -8,10 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from affirmations import services
-from affirmations.calendar import term_end
 from affirmations.models import Agreement, AgreementStatus, EndedBy, Record, RecordEvent
 from affirmations.records import records_verify
 from outbox.models import OutboundEmail
+from smt_portal.calendar import term_end
 
 from .conftest import DEADLINE, NOW, make_active, request_agreement, residential
 

@@ -13,10 +13,10 @@ from affirmations.models import (
     RenewalKind,
     RenewalStatus,
 )
-from affirmations.records import Actor
 from csp_registry.models import CspStatus
 from csp_registry.services import csp_revoke, csp_suspend
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 
 from .conftest import NOW, make_active, request_agreement, residential
 

@@ -15,8 +15,8 @@ from affirmations.models import (
     Record,
     RecordEvent,
 )
-from affirmations.records import Actor
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 
 from .conftest import NOW, large_commercial, link_path, request_agreement, residential
 

@@ -8,12 +8,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from affirmations.calendar import CENTRAL
 from affirmations.models import Agreement, AgreementPremise, AgreementStatus, RecordEvent
-from affirmations.records import Actor, record_append
+from affirmations.records import record_append
 from monitoring.models import RedFlag
 from monitoring.seed import AUDITOR, COMMITTEE, LIAISON, seed_reference_data
 from monitoring.services import detectors_run
+from smt_portal.actors import Actor
+from smt_portal.calendar import CENTRAL
 from tests.factories import make_premise
 
 # Monday 2026-11-23 12:00 Central (18:00 UTC): inside one UTC day and one UTC hour window.

@@ -5,10 +5,10 @@ from datetime import datetime
 import pytest
 from django.urls import reverse
 
-from affirmations.calendar import CENTRAL
 from monitoring.admin import CappedCountPaginator
 from monitoring.models import PremiseAuthenticationAttempt
 from premises.services import premise_authenticate
+from smt_portal.calendar import CENTRAL
 from tests.factories import make_csp, make_premise
 
 pytestmark = pytest.mark.django_db

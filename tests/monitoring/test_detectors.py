@@ -9,12 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from affirmations.models import Agreement, AgreementPremise, EndedBy, RecordEvent
-from affirmations.records import Actor
 from affirmations.services import agreement_renewal_request as renewal_service
 from csp_registry.models import ApiRequestLog
 from monitoring.detectors import DETECTORS, Window
 from monitoring.models import DetectorSetting, FlagStatus, PremiseAuthenticationAttempt
 from monitoring.services import detectors_run, flag_dismiss
+from smt_portal.actors import Actor
 from tests.factories import make_csp
 from tests.monitoring.conftest import (
     NOW,

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from affirmations.calendar import CENTRAL
 from premises.models import CustomerClass, TermPolicy
 from premises.services import (
     max_term_months_for,
@@ -14,6 +13,7 @@ from premises.services import (
     term_limit_months,
     usage_window,
 )
+from smt_portal.calendar import CENTRAL
 from tests.factories import make_premise
 
 pytestmark = pytest.mark.django_db

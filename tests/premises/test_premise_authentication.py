@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from affirmations.calendar import CENTRAL
 from monitoring.models import PremiseAuthenticationAttempt
 from premises.identifiers import (
     normalize_certificate_number,
@@ -15,6 +14,7 @@ from premises.identifiers import (
 )
 from premises.models import CustomerClass, TermPolicy
 from premises.services import PremiseAuthentication, premise_authenticate, premises_authenticate
+from smt_portal.calendar import CENTRAL
 from tests.factories import exchange_meter, make_csp, make_premise, make_rep
 
 pytestmark = pytest.mark.django_db

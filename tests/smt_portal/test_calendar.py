@@ -1,13 +1,13 @@
 """The business calendar: glossary examples, properties, DST weeks, words, terms."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from affirmations.calendar import (
+from smt_portal.calendar import (
+    CENTRAL,
     affirmation_deadline,
     configured_holidays,
     deadline_in_words,
@@ -15,7 +15,6 @@ from affirmations.calendar import (
     term_end,
 )
 
-CENTRAL = ZoneInfo("America/Chicago")
 CST = timedelta(hours=-6)
 CDT = timedelta(hours=-5)
 

@@ -1,0 +1,45 @@
+"""Who did something, said one way everywhere: the record, the status history, events.
+
+An ``Actor`` is passed (keyword ``actor``) to every service that changes a
+state someone may later ask about; the record stores its type, label, IP
+address and browser.
+"""
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class ActorType(models.TextChoices):
+    CSP = "csp", "CSP"
+    CUSTOMER = "customer", "Customer"
+    STAFF = "staff", "Staff user"
+    COMMISSION = "commission", "Commission"
+    SYSTEM = "system", "System"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a type and a label a person can read."""
+
+    type: str
+    label: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def system(cls, label="scheduler"):
+        return cls(ActorType.SYSTEM, label)
+
+    @classmethod
+    def staff(cls, user, *, ip=None, user_agent=""):
+        return cls(ActorType.STAFF, user.get_username() if user else "", ip, user_agent)
+
+    @classmethod
+    def csp(cls, csp, *, key_prefix="", ip=None, user_agent=""):
+        label = f"{csp.pk}:{key_prefix}" if key_prefix else str(csp.pk)
+        return cls(ActorType.CSP, label, ip, user_agent)
+
+    @classmethod
+    def customer(cls, *, ip=None, user_agent="", label="customer"):
+        return cls(ActorType.CUSTOMER, label, ip, user_agent[:500])
