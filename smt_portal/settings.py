@@ -355,6 +355,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the event types, wherever the webhooks and the feed list them.
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "csp_registry.models.EventType"},
 }
 
 # --- API conventions ------------------------------------------------------

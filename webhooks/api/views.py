@@ -6,6 +6,7 @@ replay repeats it, rebuilt from the seal the stored response holds (the
 stored response never contains the secret itself).
 """
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -40,6 +41,14 @@ def _docs(**codes):
         status: OpenApiResponse(ErrorSerializer, description=description)
         for status, description in codes.items()
     }
+
+
+MAX_ID = 2**63 - 1  # a larger number in a URL names no row (and overflows the column)
+
+
+def _ids_or_404(*ids):
+    if any(value > MAX_ID for value in ids):
+        raise Http404
 
 
 def _endpoints_of(csp):
@@ -107,6 +116,7 @@ class WebhookEndpointView(CspApiView):
         tags=["webhooks"],
     )
     def delete(self, request, endpoint_id):
+        _ids_or_404(endpoint_id)
         endpoint = get_object_or_404(_endpoints_of(request.csp), pk=endpoint_id)
         services.endpoint_delete(endpoint=endpoint, now=timezone.now())
         return Response(status=204)
@@ -138,6 +148,7 @@ class WebhookDeliveriesView(CspGenericApiView):
         tags=["webhooks"],
     )
     def get(self, request, endpoint_id):
+        _ids_or_404(endpoint_id)
         endpoint = get_object_or_404(
             WebhookEndpoint.objects.filter(csp=request.csp), pk=endpoint_id
         )
@@ -163,6 +174,7 @@ class WebhookDeliveryResendView(CspApiView):
     )
     @idempotent
     def post(self, request, endpoint_id, delivery_id):
+        _ids_or_404(endpoint_id, delivery_id)
         delivery = get_object_or_404(
             WebhookDelivery.objects.filter(endpoint__csp=request.csp, endpoint_id=endpoint_id),
             pk=delivery_id,
