@@ -374,8 +374,9 @@ class _SilentListener(threading.Thread):
 class Portal:
     """gunicorn, and a Celery worker and beat each under ``bin/supervise``."""
 
-    def __init__(self, *, env, work, port, web_workers, worker_concurrency):
-        self.env = env
+    def __init__(self, *, env, work, port, web_workers, worker_concurrency, src=ROOT):
+        self.src = src  # the code the portal runs: a snapshot of HEAD, or the work tree
+        self.env = {**env, "PYTHONPATH": str(src)}
         self.work = work
         self.port = port
         self.web_workers = web_workers
@@ -388,7 +389,7 @@ class Portal:
     def manage(self, *args, timeout=900):
         result = subprocess.run(
             [str(VENV_BIN / "python"), "manage.py", *args],
-            cwd=ROOT,
+            cwd=self.src,
             env=self.env,
             capture_output=True,
             text=True,
@@ -406,14 +407,14 @@ class Portal:
         ]  # fmt: skip
         log = self.web_log.open("a")
         self.web = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+            command, cwd=self.src, env=self.env, stdout=log, stderr=log, start_new_session=True
         )
 
     def _supervised(self, log, *command):
         env = {**self.env, "SUPERVISE_BACKOFF": "1"}
         return subprocess.Popen(
-            [str(ROOT / "bin" / "supervise"), str(log), *command],
-            cwd=ROOT,
+            [str(self.src / "bin" / "supervise"), str(log), *command],
+            cwd=self.src,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -456,6 +457,13 @@ class Portal:
     def worker_exits(self):
         return _count_exits(self.worker_log)
 
+    def worker_readies(self):
+        """How many times a worker said it was ready (once per start)."""
+        if not self.worker_log.exists():
+            return 0
+        with self.worker_log.open(errors="replace") as lines:
+            return sum(1 for line in lines if "battery@" in line and " ready." in line)
+
     def beat_exits(self):
         return _count_exits(self.beat_log)
 
@@ -463,6 +471,21 @@ class Portal:
         for process in (self.beat, self.worker, self.web):
             _stop_group(process, timeout=25)
         self.web = self.worker = self.beat = None
+
+
+def snapshot_head(target):
+    """The committed code (``git archive HEAD``) in ``target``: a run is not
+    disturbed by edits in the work tree, and says which commit it measured."""
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return commit.stdout.strip()
 
 
 def _is_celery(pid):
