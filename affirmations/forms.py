@@ -4,24 +4,9 @@ from altcha_django import AltchaField, AltchaMixin
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Disclosure
+from smt_portal.challenge import CHALLENGE_MESSAGES
 
-# One clear message per way a solution can fail (R10); nothing is recorded.
-_CHALLENGE_AGAIN = _(
-    "The check that you are not a robot did not succeed. Tick “I'm not a robot” again, "
-    "wait for the tick, then submit."
-)
-CHALLENGE_MESSAGES = {
-    "required": _("Tick “I'm not a robot” and wait for the tick before you submit."),
-    "expired": _("The check that you are not a robot expired. Tick “I'm not a robot” again."),
-    "replayed": _(
-        "This check was already used. Tick “I'm not a robot” again for a new one, then submit."
-    ),
-    **{
-        code: _CHALLENGE_AGAIN
-        for code in ("malformed", "invalid_signature", "invalid_solution", "unverified")
-    },
-}
+from .models import Disclosure
 
 
 class AffirmationForm(AltchaMixin, forms.Form):

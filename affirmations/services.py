@@ -241,7 +241,7 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
         with transaction.atomic():
             _lock_active_csp(csp)
             _refuse_duplicates(csp=csp, premises=checked.premises)
-            _refuse_during_spam_cooldown(csp=csp, premises=checked.premises, now=now)
+            _run_request_guards(csp=csp, premises=checked.premises, now=now)
             agreement = _agreement_create(
                 csp=csp,
                 checked=checked,
@@ -313,13 +313,21 @@ def _refuse_duplicates(*, csp, premises):
         raise DuplicateAgreement(sorted(taken))
 
 
-def _refuse_during_spam_cooldown(*, csp, premises, now):
-    # Imported here: monitoring's enforcement imports this module.
-    from monitoring.services import spam_cooldown_blocks
+# Checks other apps add to every request (monitoring's spam cooldown), run in
+# the request's transaction after the duplicate check; each may raise an
+# ``AgreementError`` that the API maps to its code.
+_request_guards = []
 
-    blocked = set(spam_cooldown_blocks(csp=csp, premise_ids=[p.pk for p in premises], now=now))
-    if blocked:
-        raise CooldownActive(sorted(p.esi_id for p in premises if p.pk in blocked))
+
+def request_guards_subscribe(guard) -> None:
+    """Run ``guard(csp=, premises=, now=)`` before every request is created."""
+    if guard not in _request_guards:
+        _request_guards.append(guard)
+
+
+def _run_request_guards(*, csp, premises, now):
+    for guard in _request_guards:
+        guard(csp=csp, premises=premises, now=now)
 
 
 def _agreement_create(*, csp, checked, customer_email, term_months, language, now):

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from affirmations.forms import CHALLENGE_MESSAGES
+from smt_portal.challenge import CHALLENGE_MESSAGES
 
 from .models import Csp
 

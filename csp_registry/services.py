@@ -13,6 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 
+from smt_portal.actors import Actor, ActorType
+
 from . import emails
 from .events import EventDraft, events_emit
 from .keys import generate_key, hash_key, key_matches, split_key
@@ -39,12 +41,15 @@ class CspTransitionError(Exception):
     """A status change the rules refuse; ``str()`` is the message for people."""
 
 
-def csp_change_status(*, csp, to_status, now, by=None, actor="", reason="", from_statuses=None):
+def csp_change_status(*, csp, to_status, now, by=None, actor=None, reason="", from_statuses=None):
     """Move ``csp`` to ``to_status`` and record who, when and why.
 
-    ``from_statuses`` narrows the allowed starting points (rejecting an
-    application is a revocation that only a pending CSP may undergo).
+    ``by`` is the staff user, ``actor`` who acted when it is not (or on whose
+    behalf: the Commission); the ``csp_status_changed`` receivers get the actor
+    either way. ``from_statuses`` narrows the allowed starting points
+    (rejecting an application is a revocation only a pending CSP may undergo).
     """
+    actor = actor or (Actor.staff(by) if by is not None else Actor.system("csp registry"))
     with transaction.atomic():
         locked = Csp.objects.select_for_update().get(pk=csp.pk)
         _check_transition(locked, to_status, from_statuses)
@@ -55,12 +60,12 @@ def csp_change_status(*, csp, to_status, now, by=None, actor="", reason="", from
             to_status=to_status,
             reason=reason,
             changed_by=by,
-            actor=actor,
+            actor="" if by is not None and actor.type == ActorType.STAFF else actor.label,
             changed_at=now,
         )
         csp.status, csp.status_changed_at = to_status, now
         _emit_csp_event(csp, change, now)
-        csp_status_changed.send(sender=Csp, csp=csp, change=change)
+        csp_status_changed.send(sender=Csp, csp=csp, change=change, actor=actor)
     return change
 
 
@@ -107,7 +112,7 @@ def csp_apply(*, fields, now, language="en"):
     return csp
 
 
-def csp_approve(*, csp, now, by=None, actor="", reason=""):
+def csp_approve(*, csp, now, by=None, actor=None, reason=""):
     with transaction.atomic():
         change = csp_change_status(
             csp=csp,
@@ -152,11 +157,12 @@ def csp_reinstate(*, csp, now, reason, by=None):
     )
 
 
-def csp_revoke(*, csp, now, reason, by=None):
-    """Final. The CSP's keys stop working for good, whoever revokes it."""
+def csp_revoke(*, csp, now, reason, by=None, actor=None):
+    """Final. The CSP's keys stop working for good, whoever revokes it; its
+    agreements are revoked by the receiver of ``csp_status_changed``."""
     with transaction.atomic():
         change = csp_change_status(
-            csp=csp, to_status=CspStatus.REVOKED, now=now, by=by, reason=reason
+            csp=csp, to_status=CspStatus.REVOKED, now=now, by=by, actor=actor, reason=reason
         )
         ApiKey.objects.filter(csp=csp, revoked_at__isnull=True).update(revoked_at=now)
     return change
@@ -212,7 +218,7 @@ def _csp_create_active(*, name, email, now):
             csp=csp,
             to_status=CspStatus.ACTIVE,
             now=now,
-            actor="create_csp command",
+            actor=Actor.system("create_csp command"),
             reason="created approved from the command line",
         )
     return csp

@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from csp_registry.models import Csp, CspStatus, CspStatusChange
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
+from smt_portal.challenge import CHALLENGE_MESSAGES
 
 from .models import ReportCategory
 from .texts import texts
@@ -25,7 +26,7 @@ class ReportForm(AltchaMixin, forms.Form):
     description = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 6}))
     contact_email = forms.EmailField(required=False)
     esi_id = forms.CharField(required=False, max_length=40)
-    altcha = AltchaField(challenge_mode="inline")
+    altcha = AltchaField(challenge_mode="inline", error_messages=CHALLENGE_MESSAGES)
 
     def __init__(self, *args, language="en", **kwargs):
         super().__init__(*args, **kwargs)

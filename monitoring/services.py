@@ -31,10 +31,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 
-from affirmations.models import AgreementPremise, AgreementStatus, EndedBy
-from affirmations.services import agreements_revoke_for_csp
+from affirmations.models import AgreementPremise, AgreementStatus
+from affirmations.services import CooldownActive
 from csp_registry.client_ip import ip_source
-from csp_registry.models import Csp
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
 from smt_portal.actors import Actor, ActorType
 
@@ -419,19 +418,17 @@ def csp_enforce_reinstate(*, csp, by, reason, now):
     return csp_reinstate(csp=csp, now=now, reason=reason, by=by)
 
 
-def csp_enforce_revoke(*, csp, by, reason, now, ended_by=EndedBy.COMMITTEE, actor=None):
+def csp_enforce_revoke(*, csp, by, reason, now, actor=None):
     """Revoke (final): every pending and active agreement becomes ``revoked``
     with its record, customers with active agreements are told, API keys are
-    revoked. No notice goes to the CSP (R21).
+    revoked. No notice goes to the CSP (R21). ``actor`` acting for the
+    Commission makes the agreements ``ended_by`` the Commission.
 
-    The CSP row is locked first, so a request in flight (which holds a shared
-    lock on it) finishes before, and none starts beside the revocation.
+    The status change locks the CSP row first, so a request in flight (which
+    holds a shared lock on it) finishes before, and none starts beside it.
     """
     actor = actor or (Actor.staff(by) if by is not None else Actor.system("enforcement"))
-    with transaction.atomic():
-        Csp.objects.select_for_update().filter(pk=csp.pk).first()
-        agreements_revoke_for_csp(csp=csp, actor=actor, reason=reason, now=now, ended_by=ended_by)
-        return csp_revoke(csp=csp, now=now, reason=reason, by=by)
+    return csp_revoke(csp=csp, now=now, reason=reason, by=by, actor=actor)
 
 
 # --- Commission directives (R22) ---------------------------------------------------------------
@@ -453,8 +450,7 @@ def directive_carry_out(*, directive, by, now):
             csp_enforce_suspend(csp=locked.csp, by=by, reason=reason, now=now)
         else:
             actor = Actor(ActorType.COMMISSION, f"{locked.reference} (entered by {by})")
-            csp_enforce_revoke(csp=locked.csp, by=by, reason=reason, now=now,
-                               ended_by=EndedBy.COMMISSION, actor=actor)  # fmt: skip
+            csp_enforce_revoke(csp=locked.csp, by=by, reason=reason, now=now, actor=actor)
         outcome = f"{locked.get_action_display()} carried out {now:%Y-%m-%d %H:%M %Z}."
         CommissionDirective.objects.filter(pk=locked.pk).update(
             carried_out_at=now, carried_out_by=by, outcome=outcome
@@ -473,6 +469,14 @@ def _not_ready_reason(directive):
 
 
 # --- Spam cooldown --------------------------------------------------------------------------------
+
+
+def spam_cooldown_guard(*, csp, premises, now):
+    """A request guard (``affirmations.services.request_guards_subscribe``): refuse
+    a request for premises whose earlier request by this CSP was reported as spam."""
+    blocked = set(spam_cooldown_blocks(csp=csp, premise_ids=[p.pk for p in premises], now=now))
+    if blocked:
+        raise CooldownActive(sorted(p.esi_id for p in premises if p.pk in blocked))
 
 
 def spam_cooldown_blocks(*, csp, premise_ids, now):
