@@ -47,6 +47,7 @@ from .models import (
     RenewalStatus,
 )
 from .records import Entry, record_append, records_append_many
+from .rules import can_end, renewal_can_be_answered
 from .transitions import agreements_transition
 
 MAX_PREMISES = 200
@@ -773,7 +774,7 @@ def agreement_renewal_request(*, agreement, customer_email, actor, now):
 def _lock_active_agreement(agreement, now):
     locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
     # The term-end sweep may not have run yet: the term itself decides.
-    if locked.status != AgreementStatus.ACTIVE or locked.term_end <= now:
+    if not can_end(locked, now):
         raise AgreementNotOpen("Only an active agreement within its term can be renewed.")
     return locked
 
@@ -870,7 +871,7 @@ def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
         _lock_active_csp(renewal.agreement.csp)
         locked = Agreement.objects.select_for_update().get(pk=renewal.agreement_id)
         pending = _renewal_pending(renewal, now)
-        if locked.status != AgreementStatus.ACTIVE or locked.term_end <= now:
+        if not can_end(locked, now):
             raise AgreementNotOpen("The agreement ended before it was renewed.")
         if pending.kind == RenewalKind.FULL_AFFIRMATION:
             _check_disclosure(disclosure)
@@ -922,7 +923,7 @@ def agreement_renewal_decline(*, renewal, ip, user_agent, now):
 
 def _renewal_pending(renewal, now):
     locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
-    if locked.status != RenewalStatus.PENDING or locked.expires_at < now:
+    if not renewal_can_be_answered(locked, now):
         raise RenewalNotPending("This renewal can no longer be answered.")
     return locked
 

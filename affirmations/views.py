@@ -20,13 +20,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from csp_registry.client_ip import client_ip
-from csp_registry.models import CspStatus
 from smt_portal.calendar import deadline_in_words, renewal_term_end, term_end
 
 from . import services
 from .forms import AffirmationForm
 from .language import page_language
-from .models import AgreementLink, AgreementStatus, RenewalKind, RenewalStatus
+from .models import AgreementLink, RenewalKind
+from .rules import affirmation_state, renewal_state, termination_state
 
 MAX_LINKS_IN_SESSION = 10
 # The token-free page of each kind of link (``LinkPurpose``).
@@ -35,11 +35,6 @@ _PAGES = {
     "renewal": "affirmations:renewal",
     "termination": "affirmations:termination",
 }
-DECIDED_STATUSES = (
-    AgreementStatus.ACTIVE,
-    AgreementStatus.OPTED_OUT,
-    AgreementStatus.REPORTED_SPAM,
-)
 
 
 def private(view=None, *, referrer_policy="same-origin"):
@@ -129,31 +124,6 @@ def _customer(request):
 
 
 # --- The affirmation ---------------------------------------------------------------------
-
-
-def affirmation_state(agreement, now):
-    """What the page can offer for this request now.
-
-    ``pending``: all three actions. ``provider_unavailable``: the provider is
-    suspended (opt-out and spam report still possible: saying no needs no
-    standing) or revoked (nothing left to decide). ``timed_out`` even before
-    the sweep has run. ``decided``: the customer's own decision. ``closed``:
-    anything else (withdrawn, later ended): the neutral page.
-    """
-    status = agreement.status
-    if status == AgreementStatus.PENDING_AFFIRMATION:
-        if agreement.affirmation_expires_at < now:
-            return "timed_out"
-        if agreement.csp.status != CspStatus.ACTIVE:
-            return "provider_unavailable"
-        return "pending"
-    if status == AgreementStatus.TIMED_OUT:
-        return "timed_out"
-    if status == AgreementStatus.REVOKED and agreement.csp.status == CspStatus.REVOKED:
-        return "provider_unavailable"
-    if status in DECIDED_STATUSES and agreement.decided_at is not None:
-        return "decided"
-    return "closed"
 
 
 @private(referrer_policy="no-referrer")
@@ -315,23 +285,6 @@ affirmation_report_spam = _decision_view(_report_spam, allowed=_SAYING_NO)
 # --- The renewal (R12) -------------------------------------------------------------------
 
 
-def renewal_state(renewal, agreement, now):
-    """``pending``, ``renewed``, ``declined``, ``timed_out``, ``agreement_ended``
-    (the agreement ended meanwhile) or ``provider_unavailable``."""
-    if renewal.status == RenewalStatus.RENEWED:
-        return "renewed"
-    if renewal.status == RenewalStatus.DECLINED:
-        return "declined"
-    ended = agreement.status != AgreementStatus.ACTIVE or agreement.term_end <= now
-    if renewal.status == RenewalStatus.CANCELLED or ended:
-        return "agreement_ended"
-    if renewal.status == RenewalStatus.TIMED_OUT or renewal.expires_at < now:
-        return "timed_out"
-    if agreement.csp.status != CspStatus.ACTIVE:
-        return "provider_unavailable"
-    return "pending"
-
-
 @private(referrer_policy="no-referrer")
 @require_safe
 def renewal_link(request, token):
@@ -429,13 +382,6 @@ renewal_decline = _renewal_action(_decline_renewal)
 #
 # The customer has no account, so the receipt carries a sealed link. Like the
 # others it moves into the session at once, and only its POST ends anything.
-
-
-def termination_state(agreement, now):
-    """``active`` (the customer can end it now) or ``ended`` (for any reason)."""
-    if agreement.status == AgreementStatus.ACTIVE and agreement.term_end > now:
-        return "active"
-    return "ended"
 
 
 @private(referrer_policy="no-referrer")

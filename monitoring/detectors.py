@@ -27,6 +27,7 @@ from django.utils.http import urlencode
 
 from affirmations.masking import mask_email
 from affirmations.models import Agreement, Record, RecordEvent
+from affirmations.rules import access_granted_at_sql
 from csp_registry.models import ApiRequestLog
 
 from .models import PremiseAuthenticationAttempt, RedFlagKind, Severity
@@ -738,8 +739,7 @@ _DATA_FINDINGS = """
                 WHEN a.id IS NULL OR a.csp_id <> l.csp_id THEN 'b'
                 WHEN a.ended_at IS NOT NULL AND a.ended_at <= l.created_at
                      AND a.ended_by IN ('customer', 'csp') THEN 'd'
-                WHEN a.term_start IS NOT NULL AND a.term_start <= l.created_at
-                     AND (a.ended_at IS NULL OR a.ended_at > l.created_at) THEN NULL
+                WHEN {granted} THEN NULL
                 ELSE 'b'
             END = %s
             GROUP BY l.csp_id, l.agreement_ref
@@ -748,7 +748,7 @@ _DATA_FINDINGS = """
     ) ranked
     WHERE n <= %s AND (served >= %s OR refused >= %s)
     ORDER BY csp_id, first_id
-"""
+""".replace("{granted}", access_granted_at_sql("a", "l.created_at"))
 
 
 def _data_calls_sql(window):

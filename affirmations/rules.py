@@ -1,0 +1,125 @@
+"""The rules of an agreement's life, one predicate each.
+
+The customer pages, the services, the API and the detectors all ask these
+(and the detectors ask the SQL twin of ``grants_access``, built beside it and
+tested against it), so "can this still be decided", "can this be renewed or
+ended" and "does this agreement let its CSP read this premise's data" have
+one answer each.
+"""
+
+from datetime import date, datetime
+
+from csp_registry.models import CspStatus
+from smt_portal.calendar import CENTRAL
+
+from .models import AgreementStatus, RenewalStatus
+
+DECIDED_STATUSES = (
+    AgreementStatus.ACTIVE,
+    AgreementStatus.OPTED_OUT,
+    AgreementStatus.REPORTED_SPAM,
+)
+
+
+def affirmation_state(agreement, now):
+    """What the page can offer for this request now.
+
+    ``pending``: all three actions. ``provider_unavailable``: the provider is
+    suspended (opt-out and spam report still possible: saying no needs no
+    standing) or revoked (nothing left to decide). ``timed_out`` even before
+    the sweep has run. ``decided``: the customer's own decision. ``closed``:
+    anything else (withdrawn, later ended): the neutral page.
+    """
+    status = agreement.status
+    if status == AgreementStatus.PENDING_AFFIRMATION:
+        if agreement.affirmation_expires_at < now:
+            return "timed_out"
+        if agreement.csp.status != CspStatus.ACTIVE:
+            return "provider_unavailable"
+        return "pending"
+    if status == AgreementStatus.TIMED_OUT:
+        return "timed_out"
+    if status == AgreementStatus.REVOKED and agreement.csp.status == CspStatus.REVOKED:
+        return "provider_unavailable"
+    if status in DECIDED_STATUSES and agreement.decided_at is not None:
+        return "decided"
+    return "closed"
+
+
+def renewal_state(renewal, agreement, now):
+    """``pending``, ``renewed``, ``declined``, ``timed_out``, ``agreement_ended``
+    (the agreement ended meanwhile) or ``provider_unavailable``."""
+    if renewal.status == RenewalStatus.RENEWED:
+        return "renewed"
+    if renewal.status == RenewalStatus.DECLINED:
+        return "declined"
+    ended = agreement.status != AgreementStatus.ACTIVE or agreement.term_end <= now
+    if renewal.status == RenewalStatus.CANCELLED or ended:
+        return "agreement_ended"
+    if renewal.status == RenewalStatus.TIMED_OUT or renewal.expires_at < now:
+        return "timed_out"
+    if agreement.csp.status != CspStatus.ACTIVE:
+        return "provider_unavailable"
+    return "pending"
+
+
+def termination_state(agreement, now):
+    """``active`` (the customer can end it now) or ``ended`` (for any reason)."""
+    if agreement.status == AgreementStatus.ACTIVE and agreement.term_end > now:
+        return "active"
+    return "ended"
+
+
+def can_decide(agreement, now) -> bool:
+    """The customer may still opt in, out or report spam (a suspended provider
+    cannot be opted into: ``affirmation_state`` says which)."""
+    return agreement.status == AgreementStatus.PENDING_AFFIRMATION and (
+        agreement.affirmation_expires_at >= now
+    )
+
+
+def can_end(agreement, now) -> bool:
+    """The agreement is running: the customer, the CSP or staff may end it, and
+    the CSP may ask to renew it."""
+    return agreement.status == AgreementStatus.ACTIVE and agreement.term_end > now
+
+
+def renewal_can_be_answered(renewal, now) -> bool:
+    return renewal.status == RenewalStatus.PENDING and renewal.expires_at >= now
+
+
+# --- Data access (R23) ------------------------------------------------------------------
+
+
+def grants_access(agreement, esi_id: str, day: date, now: datetime) -> bool:
+    """Whether ``agreement`` lets its CSP read ``esi_id``'s data for local ``day`` now.
+
+    Active, within its term, its CSP active, the premise one of its own, and
+    the day not after today nor after the term's end. (The history window and
+    the occupant's move-in bound the start; they arrive with the meter data.)
+    """
+    if not can_end(agreement, now) or agreement.csp.status != CspStatus.ACTIVE:
+        return False
+    if esi_id not in {premise.esi_id for premise in agreement.premises.all()}:
+        return False
+    last_day = min(now.astimezone(CENTRAL).date(), agreement.term_end.astimezone(CENTRAL).date())
+    return day <= last_day
+
+
+def access_granted_at(agreement, moment: datetime) -> bool:
+    """The agreement let its CSP read data at ``moment``: affirmed, not yet ended then."""
+    if agreement.term_start is None or agreement.term_start > moment:
+        return False
+    if agreement.ended_at is not None and agreement.ended_at <= moment:
+        return False
+    return agreement.term_end is None or agreement.term_end > moment
+
+
+def access_granted_at_sql(agreement: str, moment: str) -> str:
+    """``access_granted_at`` in SQL, for the agreement aliased ``agreement`` and a
+    timestamp column ``moment``: the detectors judge logged calls with it."""
+    return (
+        f"({agreement}.term_start IS NOT NULL AND {agreement}.term_start <= {moment}"
+        f" AND ({agreement}.ended_at IS NULL OR {agreement}.ended_at > {moment})"
+        f" AND ({agreement}.term_end IS NULL OR {agreement}.term_end > {moment}))"
+    )
