@@ -18,6 +18,7 @@ from csp_registry.models import CspStatus
 from monitoring.models import PremiseAuthenticationAttempt
 from outbox.models import OutboundEmail
 from premises.models import TermPolicy
+from smt_portal.actors import Actor
 from smt_portal.sealed_tokens import tokens_in
 from tests.factories import make_csp
 
@@ -148,7 +149,7 @@ def test_failed_authentication_names_premise_indexes_only_and_creates_nothing(ac
             customer_email="a@example.com",
             term_months=1,
             language="en",
-            actor=services.Actor.system(),
+            actor=Actor.system(),
             now=NOW,
         )
     assert refused.value.indexes == [1]
@@ -242,7 +243,7 @@ def test_the_number_of_premises_is_bounded(active_csp, premises_count):
             customer_email="a@example.com",
             term_months=1,
             language="en",
-            actor=services.Actor.system(),
+            actor=Actor.system(),
             now=NOW,
         )
 

@@ -1,0 +1,130 @@
+"""The customer's decision (R6–R8, R10, R13): opt in, opt out, report spam."""
+
+from functools import partial
+
+from django.db import transaction
+
+from smt_portal.actors import Actor
+from smt_portal.calendar import (
+    term_end,
+)
+
+from .. import emails
+from ..models import (
+    Agreement,
+    AgreementStatus,
+    Disclosure,
+    EndedBy,
+    RecordEvent,
+)
+from ..transitions import agreements_transition
+from .errors import DecisionAlreadyMade, DisclosureOutdated, RequestTimedOut
+from .links import termination_link_new
+from .requests import lock_active_csp
+
+# --- The customer's decision (R6–R8, R10, R13) -------------------------------------------
+#
+# A decision is taken under a row lock on the agreement, so however many tabs,
+# clicks or concurrent submissions arrive, the first one decides and every
+# other one finds ``DecisionAlreadyMade``. The bot challenge is the view's
+# business (it is about the HTTP request); everything else is checked here.
+
+
+def disclosure_current():
+    """The disclosures customers see and acknowledge now: the newest version."""
+    return Disclosure.objects.order_by("-version").first()
+
+
+def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
+    """The customer agrees: the agreement becomes ``active`` and its term starts now.
+
+    Raises ``CspNotActive`` (a suspended or revoked provider cannot be opted
+    into), ``DisclosureOutdated``, ``DecisionAlreadyMade`` or ``RequestTimedOut``.
+    """
+    with transaction.atomic():
+        # The provider's row first, as a request does (same lock order, so no
+        # deadlock with a revocation): a suspension waits for this opt-in or
+        # this opt-in sees it.
+        lock_active_csp(agreement.csp)
+        locked = _lock_undecided(agreement, now)
+        check_disclosure(disclosure)
+        start, end = now, term_end(now, locked.term_months)
+        # The customer has no account: the receipt's link is how they end it.
+        end_url = termination_link_new(locked.pk, expires_at=end, now=now)
+        receipt = partial(emails.email_receipt_opted_in, end_url=end_url)
+        agreements_transition(
+            due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
+            to_status=AgreementStatus.ACTIVE, record_event=RecordEvent.OPTED_IN,
+            actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+            columns={"decided_at": now, "affirmed_at": now, "disclosure": disclosure,
+                     "term_start": start, "term_end": end},
+            details={"disclosure_version": disclosure.version, "term_start": start,
+                     "term_end": end},
+            after_update=_receipt(locked.pk, receipt, now),
+        )  # fmt: skip
+        return _decided(locked.pk)
+
+
+def agreement_opt_out(*, agreement, ip, user_agent, now):
+    """The customer declines: ``opted_out``. Possible even while the provider
+    is suspended: saying no never needs the provider's standing."""
+    return _decline(
+        agreement, to_status=AgreementStatus.OPTED_OUT, event=RecordEvent.OPTED_OUT,
+        email=emails.email_receipt_opted_out, reason="The customer opted out.",
+        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+    )  # fmt: skip
+
+
+def agreement_report_spam(*, agreement, ip, user_agent, now):
+    """The customer did not ask for this: ``reported_spam`` (counted apart from
+    an opt-out by monitoring, and it starts the provider's cooldown)."""
+    return _decline(
+        agreement, to_status=AgreementStatus.REPORTED_SPAM, event=RecordEvent.REPORTED_SPAM,
+        email=emails.email_receipt_reported_spam,
+        reason="The customer reported the request as spam.",
+        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+    )  # fmt: skip
+
+
+def _decline(agreement, *, to_status, event, email, reason, actor, now):
+    with transaction.atomic():
+        locked = _lock_undecided(agreement, now)
+        agreements_transition(
+            due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
+            to_status=to_status, record_event=event, actor=actor, now=now,
+            ended_by=EndedBy.CUSTOMER, reason=reason, columns={"decided_at": now},
+            details={"reason": reason}, after_update=_receipt(locked.pk, email, now),
+        )  # fmt: skip
+        return _decided(locked.pk)
+
+
+def _lock_undecided(agreement, now):
+    """The agreement under a row lock, if the customer can still decide it."""
+    locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    if locked.status != AgreementStatus.PENDING_AFFIRMATION:
+        raise DecisionAlreadyMade(f"This request was already answered ({locked.status}).")
+    # The sweep may not have run yet: the deadline itself decides.
+    if locked.affirmation_expires_at < now:
+        raise RequestTimedOut("This request's deadline has passed.")
+    return locked
+
+
+def check_disclosure(disclosure):
+    current = disclosure_current()
+    if disclosure is None or current is None or disclosure.pk != current.pk:
+        raise DisclosureOutdated("The disclosures changed; read and acknowledge the new version.")
+
+
+def _receipt(agreement_id, email, now):
+    """An ``after_update`` that queues the decision's receipt and records its id."""
+
+    def queue(moved):
+        current = _decided(agreement_id)
+        sent = email(agreement=current, premises=list(current.premises.all()), now=now)
+        return {agreement_id: {"email_id": sent.pk}}
+
+    return queue
+
+
+def _decided(agreement_id):
+    return Agreement.objects.select_related("csp", "disclosure").get(pk=agreement_id)

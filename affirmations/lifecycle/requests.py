@@ -1,0 +1,268 @@
+"""A CSP asks: the request (R3, R4, R6), the guards other apps add, and the one reminder."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+
+from csp_registry.models import CspStatus
+from premises.models import TermPolicy
+from premises.services import max_term_months_for, premises_authenticate
+from smt_portal.calendar import (
+    affirmation_deadline,
+    configured_holidays,
+)
+
+from .. import emails
+from ..masking import mask_email
+from ..models import (
+    Agreement,
+    AgreementPremise,
+    AgreementStatus,
+    RecordEvent,
+)
+from ..records import Entry, record_append, records_append_many
+from .errors import (
+    AgreementNotPending,
+    AuthenticationFailed,
+    CspNotActive,
+    DuplicateAgreement,
+    ReminderAlreadySent,
+    TermExceedsLimit,
+)
+from .links import affirmation_url, confirmation_code_new, link_create, link_token_new
+
+MAX_PREMISES = 200
+
+
+# --- Request ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Authenticated:
+    premises: list  # Premise rows, in request order
+    large_commercial: list  # bool per premise
+    max_term_months: int
+
+
+def agreement_request(*, csp, premises, customer_email, term_months, language, actor, now):
+    """Create a pending agreement and queue its affirmation email (R4, R6).
+
+    ``premises`` are normalised ``(esi_id, meter_number, certificate_number)``
+    triples of one customer. Raises ``CspNotActive``, ``AuthenticationFailed``,
+    ``TermExceedsLimit`` or ``DuplicateAgreement``. Authentication attempts
+    are recorded (for monitoring) even when the request is then refused.
+    """
+    _check_request_shape(premises, term_months)
+    if csp.status != CspStatus.ACTIVE:
+        raise CspNotActive("This CSP is not active and cannot start requests.")
+    checked = _authenticate(csp=csp, premises=premises, ip=actor.ip, now=now)
+    if term_months > checked.max_term_months:
+        raise TermExceedsLimit(checked.max_term_months)
+    placeholder, token_hash = link_token_new()
+    try:
+        with transaction.atomic():
+            lock_active_csp(csp)
+            _refuse_duplicates(csp=csp, premises=checked.premises)
+            _run_request_guards(csp=csp, premises=checked.premises, now=now)
+            agreement = _agreement_create(
+                csp=csp,
+                checked=checked,
+                customer_email=customer_email,
+                term_months=term_months,
+                language=language,
+                now=now,
+            )
+            _announce_request(
+                agreement=agreement, link=(placeholder, token_hash), actor=actor, now=now
+            )
+    except IntegrityError:
+        # A concurrent request for the same ESI ID committed first: the
+        # partial unique index refused ours. Say so in the contract's terms.
+        _refuse_duplicates(csp=csp, premises=checked.premises)
+        raise
+    return agreement
+
+
+def _check_request_shape(premises, term_months):
+    # The API's serializer refuses these with field messages; this guards
+    # every other caller.
+    if not 1 <= len(premises) <= MAX_PREMISES:
+        raise ValueError(f"an agreement covers 1 to {MAX_PREMISES} premises")
+    if len({triple[0] for triple in premises}) != len(premises):
+        raise ValueError("each ESI ID may appear once")
+    if isinstance(term_months, bool) or not isinstance(term_months, int) or term_months < 1:
+        raise ValueError("term_months must be a whole number of at least 1")
+
+
+def _authenticate(*, csp, premises, ip, now):
+    policy = TermPolicy.current()
+    results = premises_authenticate(triples=list(premises), csp=csp, ip=ip, now=now, policy=policy)
+    failed = [index for index, result in enumerate(results) if not result.authenticated]
+    if failed:
+        raise AuthenticationFailed(failed)
+    large = [result.large_commercial for result in results]
+    return _Authenticated(
+        premises=[result.premise for result in results],
+        large_commercial=large,
+        max_term_months=max_term_months_for(all_large_commercial=all(large), policy=policy),
+    )
+
+
+def lock_active_csp(csp):
+    """Hold a shared lock on the CSP row until commit, and re-check its status.
+
+    A suspension or revocation updates that row, so it waits for requests in
+    flight and they wait for it: no request slips in beside a revocation.
+    Shared, so requests of one CSP do not queue behind each other. SQLite
+    runs one writer at a time, so a plain read is enough there.
+    """
+    table = csp._meta.db_table
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {table} WHERE id = %s{lock}", [csp.pk])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None or row[0] != CspStatus.ACTIVE:
+        raise CspNotActive("This CSP is not active and cannot start requests.")
+
+
+def _refuse_duplicates(*, csp, premises):
+    taken = list(
+        AgreementPremise.objects.filter(
+            csp=csp, premise__in=[premise.pk for premise in premises], is_open=True
+        ).values_list("esi_id", flat=True)
+    )
+    if taken:
+        raise DuplicateAgreement(sorted(taken))
+
+
+# Checks other apps add to every request (monitoring's spam cooldown), run in
+# the request's transaction after the duplicate check; each may raise an
+# ``AgreementError`` that the API maps to its code.
+_request_guards = []
+
+
+def request_guards_subscribe(guard) -> None:
+    """Run ``guard(csp=, premises=, now=)`` before every request is created."""
+    if guard not in _request_guards:
+        _request_guards.append(guard)
+
+
+def _run_request_guards(*, csp, premises, now):
+    for guard in _request_guards:
+        guard(csp=csp, premises=premises, now=now)
+
+
+def _agreement_create(*, csp, checked, customer_email, term_months, language, now):
+    agreement = Agreement.objects.create(
+        csp=csp,
+        status=AgreementStatus.PENDING_AFFIRMATION,
+        customer_email=customer_email,
+        language=language,
+        term_months=term_months,
+        max_term_months=checked.max_term_months,
+        confirmation_code=confirmation_code_new(),
+        created_at=now,
+        affirmation_sent_at=now,
+        affirmation_expires_at=affirmation_deadline(now, holidays=configured_holidays()),
+    )
+    agreement.premise_list = AgreementPremise.objects.bulk_create(
+        [
+            AgreementPremise(
+                agreement=agreement,
+                premise=premise,
+                csp=csp,
+                esi_id=premise.esi_id,
+                service_address=premise.service_address,
+                large_commercial=large,
+                is_open=True,
+            )
+            for premise, large in zip(checked.premises, checked.large_commercial, strict=True)
+        ]
+    )
+    return agreement
+
+
+def _announce_request(*, agreement, link, actor, now):
+    placeholder, token_hash = link
+    link_create(agreement=agreement, token_hash=token_hash, now=now)
+    email = emails.email_affirmation_request(
+        agreement=agreement,
+        premises=agreement.premise_list,
+        link_url=affirmation_url(placeholder),
+        now=now,
+    )
+    # Last in the transaction: the chain head stays locked until commit, and
+    # every writer of the record waits for it.
+    records_append_many(
+        entries=[
+            Entry(RecordEvent.REQUEST_CREATED, agreement.pk, agreement.csp_id,
+                  _request_details(agreement)),
+            Entry(RecordEvent.EMAIL_QUEUED, agreement.pk, agreement.csp_id,
+                  {"kind": email.kind, "email_id": email.pk,
+                   "link_expires_at": agreement.affirmation_expires_at}),
+        ],
+        actor=actor,
+        now=now,
+    )  # fmt: skip
+
+
+def _transition(from_status, to_status):
+    return {"from_status": str(from_status), "to_status": str(to_status)}
+
+
+def _request_details(agreement):
+    return {
+        **_transition("", AgreementStatus.PENDING_AFFIRMATION),
+        "premises": [
+            {"esi_id": p.esi_id, "large_commercial": p.large_commercial}
+            for p in agreement.premise_list
+        ],
+        "term_months": agreement.term_months,
+        "max_term_months": agreement.max_term_months,
+        "language": agreement.language,
+        "customer_email": mask_email(agreement.customer_email),
+        "confirmation_code": agreement.confirmation_code,
+        "affirmation_expires_at": agreement.affirmation_expires_at,
+    }
+
+
+# --- Reminder ----------------------------------------------------------------------
+
+
+def agreement_remind(*, agreement, actor, now):
+    """Send the pending request's email once more, with a new link and the
+    same deadline. Raises ``ReminderAlreadySent`` or ``AgreementNotPending``."""
+    placeholder, token_hash = link_token_new()
+    with transaction.atomic():
+        changed = Agreement.objects.filter(
+            pk=agreement.pk,
+            status=AgreementStatus.PENDING_AFFIRMATION,
+            affirmation_expires_at__gte=now,
+            reminder_sent_at__isnull=True,
+        ).update(reminder_sent_at=now)
+        current = Agreement.objects.select_related("csp").get(pk=agreement.pk)
+        if not changed:
+            _refuse_reminder(current, now)
+        link_create(agreement=current, token_hash=token_hash, now=now)
+        email = emails.email_affirmation_reminder(
+            agreement=current,
+            premises=list(current.premises.all()),
+            link_url=affirmation_url(placeholder),
+            now=now,
+        )
+        record_append(
+            event=RecordEvent.REMINDER_SENT, actor=actor, now=now, agreement=current,
+            details={"kind": email.kind, "email_id": email.pk,
+                     "link_expires_at": current.affirmation_expires_at},
+        )  # fmt: skip
+    return current
+
+
+def _refuse_reminder(agreement, now):
+    if agreement.status != AgreementStatus.PENDING_AFFIRMATION:
+        raise AgreementNotPending(
+            f"This agreement is {agreement.status}; only a pending request is reminded."
+        )
+    if agreement.affirmation_expires_at < now:
+        raise AgreementNotPending("This request's deadline has passed.")
+    raise ReminderAlreadySent("A reminder was already sent for this request; only one is allowed.")
