@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from csp_registry.events import EventDraft, events_emit
 from csp_registry.models import EventType
+from tests.affirmations.conftest import disclosure  # noqa: F401 -- a fixture, shared
 from webhooks.services import endpoint_create
 
 # Monday 23 November 2026, 09:00 in Chicago.

@@ -4,7 +4,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from affirmations import services
-from tests.affirmations.conftest import NOW, disclosure, request_agreement, residential  # noqa: F401
+from tests.affirmations.conftest import NOW, request_agreement, residential
 from tests.personas import api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ def test_an_opt_in_is_posted_as_agreement_affirmed_with_the_apis_own_representat
     endpoint,
     receiver,
     disclosure,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     agreement = request_agreement(endpoint.csp, residential(), now=NOW)
     assert receiver.requests == []  # a request is not an event
