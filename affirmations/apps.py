@@ -9,7 +9,11 @@ class AffirmationsConfig(AppConfig):
     def ready(self):
         from csp_registry.services import csp_status_changed
 
+        from .notifications import customer_notices
         from .receivers import revoke_agreements_of_revoked_csp
+        from .transitions import transitions_subscribe
+
+        transitions_subscribe(customer_notices)
 
         csp_status_changed.connect(
             revoke_agreements_of_revoked_csp, dispatch_uid="affirmations.revoke_on_csp_revoked"

@@ -8,7 +8,10 @@ decisions and million-row sweeps go through it alike: every UPDATE and INSERT
 is set-based, so a sweep costs a few statements per chunk, not per row.
 
 Callers say what the change means (``record_event``, ``ended_by``, extra
-columns and details); the rules of who may do what live with them.
+columns and details); the rules of who may do what live with them. What
+follows from a change is subscribed, not called: the customer's emails
+(``affirmations.notifications``, registered in ``AffirmationsConfig.ready``)
+and, through the CSP events, webhooks.
 """
 
 from collections.abc import Callable
@@ -30,6 +33,15 @@ from .records import Entry, records_append_many
 
 # Records are appended in chunks so a million rows never sit in memory at once.
 RECORD_CHUNK = 5000
+
+_subscribers = []
+
+
+def transitions_subscribe(subscriber) -> None:
+    """Call ``subscriber(moved, record_event=, now=)`` after every status change is
+    written; it may return extra record details per agreement id (an email's id)."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,12 @@ def agreements_transition(
         moved = [Moved(pk, csp_id, status) for pk, csp_id, status in rows]
         # The rows are locked, so the same condition changes exactly them.
         _write_status(due, to_status, ended_by, reason, now, columns or {})
-        extra = after_update(moved) if after_update else {}
+        extra = {}
+        for subscriber in _subscribers:
+            for agreement_id, more in subscriber(moved, record_event=record_event, now=now).items():
+                extra.setdefault(agreement_id, {}).update(more)
+        for agreement_id, more in (after_update(moved) if after_update else {}).items():
+            extra.setdefault(agreement_id, {}).update(more)
         _append_records(moved, to_status, record_event, actor, now, details or {}, extra)
         agreement_events_emit(
             agreement_ids=[m.agreement_id for m in moved], record_event=record_event, now=now

@@ -1,7 +1,5 @@
 """The customer's decision (R6–R8, R10, R13): opt in, opt out, report spam."""
 
-from functools import partial
-
 from django.db import transaction
 
 from smt_portal.actors import Actor
@@ -9,7 +7,6 @@ from smt_portal.calendar import (
     term_end,
 )
 
-from .. import emails
 from ..models import (
     Agreement,
     AgreementStatus,
@@ -19,7 +16,6 @@ from ..models import (
 )
 from ..transitions import agreements_transition
 from .errors import DecisionAlreadyMade, DisclosureOutdated, RequestTimedOut
-from .links import termination_link_new
 from .requests import lock_active_csp
 
 # --- The customer's decision (R6–R8, R10, R13) -------------------------------------------
@@ -49,9 +45,6 @@ def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
         locked = _lock_undecided(agreement, now)
         check_disclosure(disclosure)
         start, end = now, term_end(now, locked.term_months)
-        # The customer has no account: the receipt's link is how they end it.
-        end_url = termination_link_new(locked.pk, expires_at=end, now=now)
-        receipt = partial(emails.email_receipt_opted_in, end_url=end_url)
         agreements_transition(
             due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
             to_status=AgreementStatus.ACTIVE, record_event=RecordEvent.OPTED_IN,
@@ -60,7 +53,6 @@ def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
                      "term_start": start, "term_end": end},
             details={"disclosure_version": disclosure.version, "term_start": start,
                      "term_end": end},
-            after_update=_receipt(locked.pk, receipt, now),
         )  # fmt: skip
         return _decided(locked.pk)
 
@@ -70,7 +62,7 @@ def agreement_opt_out(*, agreement, ip, user_agent, now):
     is suspended: saying no never needs the provider's standing."""
     return _decline(
         agreement, to_status=AgreementStatus.OPTED_OUT, event=RecordEvent.OPTED_OUT,
-        email=emails.email_receipt_opted_out, reason="The customer opted out.",
+        reason="The customer opted out.",
         actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
     )  # fmt: skip
 
@@ -80,20 +72,19 @@ def agreement_report_spam(*, agreement, ip, user_agent, now):
     an opt-out by monitoring, and it starts the provider's cooldown)."""
     return _decline(
         agreement, to_status=AgreementStatus.REPORTED_SPAM, event=RecordEvent.REPORTED_SPAM,
-        email=emails.email_receipt_reported_spam,
         reason="The customer reported the request as spam.",
         actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
     )  # fmt: skip
 
 
-def _decline(agreement, *, to_status, event, email, reason, actor, now):
+def _decline(agreement, *, to_status, event, reason, actor, now):
     with transaction.atomic():
         locked = _lock_undecided(agreement, now)
         agreements_transition(
             due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
             to_status=to_status, record_event=event, actor=actor, now=now,
             ended_by=EndedBy.CUSTOMER, reason=reason, columns={"decided_at": now},
-            details={"reason": reason}, after_update=_receipt(locked.pk, email, now),
+            details={"reason": reason},
         )  # fmt: skip
         return _decided(locked.pk)
 
@@ -113,17 +104,6 @@ def check_disclosure(disclosure):
     current = disclosure_current()
     if disclosure is None or current is None or disclosure.pk != current.pk:
         raise DisclosureOutdated("The disclosures changed; read and acknowledge the new version.")
-
-
-def _receipt(agreement_id, email, now):
-    """An ``after_update`` that queues the decision's receipt and records its id."""
-
-    def queue(moved):
-        current = _decided(agreement_id)
-        sent = email(agreement=current, premises=list(current.premises.all()), now=now)
-        return {agreement_id: {"email_id": sent.pk}}
-
-    return queue
 
 
 def _decided(agreement_id):

@@ -5,7 +5,6 @@ from django.db import transaction
 
 from smt_portal.actors import Actor
 
-from .. import emails
 from ..models import (
     OPEN_STATUSES,
     Agreement,
@@ -50,57 +49,21 @@ def agreement_terminate(*, agreement, ended_by, reason, actor, now):
         if locked.status not in OPEN_STATUSES:
             raise AgreementNotOpen(f"This agreement is already {locked.status}.")
         revoked = to_status == AgreementStatus.REVOKED
-
-        def notify(moved):
-            current = Agreement.objects.select_related("csp").get(pk=locked.pk)
-            was_active = moved[0].from_status == AgreementStatus.ACTIVE
-            email = _email_ended(current, was_active=was_active, now=now)
-            return {locked.pk: {"email_id": email.pk if email else None}}
-
         agreements_transition(
             due=Agreement.objects.filter(pk=locked.pk), to_status=to_status,
             record_event=RecordEvent.REVOKED if revoked else RecordEvent.TERMINATED,
             actor=actor, now=now, ended_by=ended_by, reason=reason,
-            details={"ended_by": ended_by, "reason": reason}, after_update=notify,
+            details={"ended_by": ended_by, "reason": reason},
         )  # fmt: skip
     return Agreement.objects.select_related("csp").get(pk=locked.pk)
 
 
-def _email_ended(agreement, *, was_active, now):
-    premises = list(agreement.premises.all())
-    if agreement.status == AgreementStatus.REVOKED:
-        if not was_active:
-            return None  # nothing was shared, nothing to tell
-        return emails.email_agreement_revoked(agreement=agreement, premises=premises, now=now)
-    return emails.email_agreement_terminated(
-        agreement=agreement, premises=premises, was_active=was_active, now=now
-    )
-
-
 def agreements_revoke_for_csp(*, csp, actor, reason, now, ended_by=EndedBy.COMMITTEE):
     """Revoke every pending and active agreement of ``csp`` at once (a CSP's
-    revocation); email each active agreement's customer. Returns the ids."""
-
-    def notify(moved):
-        active = [m.agreement_id for m in moved if m.from_status == AgreementStatus.ACTIVE]
-        emailed = _email_revoked_many(active, now)
-        return {m.agreement_id: {"email_id": emailed.get(m.agreement_id)} for m in moved}
-
+    revocation); each active agreement's customer is told. Returns the ids."""
     moved = agreements_transition(
         due=Agreement.objects.filter(csp=csp), to_status=AgreementStatus.REVOKED,
         record_event=RecordEvent.REVOKED, actor=actor, now=now, ended_by=ended_by,
-        reason=reason, details={"ended_by": ended_by, "reason": reason}, after_update=notify,
+        reason=reason, details={"ended_by": ended_by, "reason": reason},
     )  # fmt: skip
     return [m.agreement_id for m in moved]
-
-
-def _email_revoked_many(ids, now):
-    agreements = (
-        Agreement.objects.filter(pk__in=ids).select_related("csp").prefetch_related("premises")
-    )
-    return {
-        agreement.pk: emails.email_agreement_revoked(
-            agreement=agreement, premises=list(agreement.premises.all()), now=now
-        ).pk
-        for agreement in agreements
-    }

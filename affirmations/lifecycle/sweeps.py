@@ -2,14 +2,13 @@
 
 from smt_portal.actors import Actor
 
-from .. import emails
 from ..models import (
     Agreement,
     AgreementStatus,
     EndedBy,
     RecordEvent,
 )
-from ..transitions import RECORD_CHUNK, agreements_transition
+from ..transitions import agreements_transition
 
 # --- Sweeps (Celery beat; ``manage.py run_jobs``) --------------------------------------
 
@@ -36,30 +35,13 @@ def agreements_end_terms(*, now):
     due = Agreement.objects.filter(status=AgreementStatus.ACTIVE, term_end__lte=now)
     return _sweep(
         due, to_status=AgreementStatus.TERM_ENDED, event=RecordEvent.TERM_ENDED,
-        reason="The term ran out.", now=now, notify=_email_term_ended_many,
+        reason="The term ran out.", now=now,
     )  # fmt: skip
 
 
-def _email_term_ended_many(ids, now):
-    """One receipt per agreement, built chunk by chunk with the provider and
-    premises prefetched: three queries per chunk, whatever its size."""
-    for start in range(0, len(ids), RECORD_CHUNK):
-        agreements = (
-            Agreement.objects.filter(pk__in=ids[start : start + RECORD_CHUNK])
-            .select_related("csp", "disclosure")
-            .prefetch_related("premises")
-        )
-        emails.emails_receipt_term_ended_many(agreements=agreements, now=now)
-
-
-def _sweep(due, *, to_status, event, reason, now, notify=None):
-    def after_update(moved):
-        if notify is not None:
-            notify([m.agreement_id for m in moved], now)
-        return {}
-
+def _sweep(due, *, to_status, event, reason, now):
     moved = agreements_transition(
         due=due, to_status=to_status, record_event=event, actor=Actor.system(), now=now,
-        ended_by=EndedBy.SYSTEM, reason=reason, after_update=after_update,
+        ended_by=EndedBy.SYSTEM, reason=reason,
     )  # fmt: skip
     return len(moved)
