@@ -136,9 +136,16 @@ class DisclosureAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        obj.published_at = timezone.now()
-        obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        published = services.disclosure_publish(
+            version=obj.version, text_en=obj.text_en, text_es=obj.text_es,
+            actor=Actor.staff(request.user, ip=client_ip(request)), by=request.user,
+            now=timezone.now(),
+        )  # fmt: skip
+        obj.pk, obj.published_at, obj.created_by = (
+            published.pk,
+            published.published_at,
+            request.user,
+        )
 
 
 class RecordExportForm(forms.Form):

@@ -261,6 +261,7 @@ class RecordEvent(models.TextChoices):
     RENEWAL_DECLINED = "renewal_declined", "Renewal declined"
     STATUS_CHANGED = "status_changed", "Status changed"
     CSP_STATUS_CHANGED = "csp_status_changed", "CSP status changed"
+    DISCLOSURE_PUBLISHED = "disclosure_published", "Disclosure published"
     OTHER = "other", "Other"
 
 

@@ -15,6 +15,7 @@ from .lifecycle.decisions import (
     agreement_report_spam,
     check_disclosure,
     disclosure_current,
+    disclosure_publish,
 )
 from .lifecycle.endings import (
     agreement_end_by_customer,
@@ -110,6 +111,7 @@ __all__ = [
     "check_disclosure",
     "confirmation_code_new",
     "disclosure_current",
+    "disclosure_publish",
     "link_create",
     "link_token_hash",
     "link_token_new",

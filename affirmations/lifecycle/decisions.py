@@ -1,5 +1,7 @@
 """The customer's decision (R6–R8, R10, R13): opt in, opt out, report spam."""
 
+import hashlib
+
 from django.db import transaction
 
 from smt_portal.actors import Actor
@@ -14,6 +16,7 @@ from ..models import (
     EndedBy,
     RecordEvent,
 )
+from ..records import record_append
 from ..transitions import agreements_transition
 from .errors import DecisionAlreadyMade, DisclosureOutdated, RequestTimedOut
 from .requests import lock_active_csp
@@ -24,6 +27,28 @@ from .requests import lock_active_csp
 # clicks or concurrent submissions arrive, the first one decides and every
 # other one finds ``DecisionAlreadyMade``. The bot challenge is the view's
 # business (it is about the HTTP request); everything else is checked here.
+
+
+def disclosure_publish(*, version, text_en, text_es, actor, by, now):
+    """A new version of the disclosures, shown to customers from ``now`` on.
+
+    Recorded with its full text and a hash of it: what a customer
+    acknowledged can always be read back, word for word (R6, R13).
+    """
+    with transaction.atomic():
+        disclosure = Disclosure.objects.create(
+            version=version, text_en=text_en, text_es=text_es, published_at=now, created_by=by
+        )
+        record_append(
+            event=RecordEvent.DISCLOSURE_PUBLISHED, actor=actor, now=now,
+            details={"version": version, "text_en": text_en, "text_es": text_es,
+                     "sha256": _text_hash(text_en, text_es)},
+        )  # fmt: skip
+    return disclosure
+
+
+def _text_hash(*texts):
+    return hashlib.sha256("\n\x1e\n".join(texts).encode()).hexdigest()
 
 
 def disclosure_current():

@@ -128,3 +128,20 @@ def test_a_csv_export_neutralises_a_formula_in_a_user_agent_and_json_keeps_it_ex
 
     assert rows[-1]["user_agent"] == "'" + attack
     assert exact[-1]["user_agent"] == attack
+
+
+def test_publishing_a_disclosure_writes_its_text_into_the_record(admin_client, admin_user):
+    admin_client.post(
+        "/admin/affirmations/disclosure/add/",
+        {"version": 7, "text_en": "You share usage.", "text_es": "Usted comparte."},
+    )
+    published = Disclosure.objects.get(version=7)
+    assert published.created_by == admin_user and published.published_at is not None
+    record = Record.objects.get(event=RecordEvent.DISCLOSURE_PUBLISHED)
+    assert record.details["version"] == 7
+    assert (record.details["text_en"], record.details["text_es"]) == (
+        "You share usage.",
+        "Usted comparte.",
+    )
+    assert record.actor_type == "staff" and record.actor == admin_user.get_username()
+    assert len(record.details["sha256"]) == 64
