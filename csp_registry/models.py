@@ -286,6 +286,10 @@ class ApiRequestLog(models.Model):
     path = models.CharField(max_length=300)
     status_code = models.PositiveSmallIntegerField()
     error_code = models.CharField(max_length=50, blank=True)
+    # What the call was about, from the URL route it matched (never by parsing
+    # the path again): the endpoint's name and the agreement it named, if any.
+    endpoint = models.CharField(max_length=64, blank=True)
+    agreement_id = models.BigIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
 

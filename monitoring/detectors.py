@@ -31,7 +31,7 @@ from affirmations.rules import access_granted_at_sql
 from csp_registry.models import ApiRequestLog
 
 from .models import PremiseAuthenticationAttempt, RedFlagKind, Severity
-from .sql import AgreementIdFromPath, IpInRanges, IpNetwork
+from .sql import IpInRanges, IpNetwork
 
 SAMPLE_SIZE = 5
 # Windows are aligned to this Monday so that weekly windows start on Mondays.
@@ -751,21 +751,30 @@ _DATA_FINDINGS = """
 """.replace("{granted}", access_granted_at_sql("a", "l.created_at"))
 
 
-def _data_calls_sql(window):
-    """The window's calls to data paths with the agreement id their path names.
+# The data endpoints' route names (``affirmations/api_urls.py``); the request
+# log stores the route each call matched and the agreement id it named.
+DATA_ENDPOINTS = (
+    "api-agreement-interval-data",
+    "api-agreement-daily-usage",
+    "api-agreement-monthly-usage",
+)
 
-    On PostgreSQL the subquery ends in ``OFFSET 0``: without it the planner
-    inlines the subquery and parses each path again wherever the id is used
-    (the filter, the join, the count), which made this detector several times
-    slower than the join itself. SQLite is the small-data path; no fence."""
+
+def _data_calls_sql(window):
+    """The window's calls to the data endpoints, with the agreement each named.
+
+    On PostgreSQL the subquery ends in ``OFFSET 0`` so the planner runs the
+    window's index scan once rather than inlining it into the join.
+    SQLite is the small-data path; no fence."""
     calls = (
         ApiRequestLog.objects.filter(
-            csp__isnull=False, path__startswith="/api/v1/agreements/", **window.bounds()
+            csp__isnull=False, endpoint__in=DATA_ENDPOINTS, agreement_id__isnull=False,
+            **window.bounds(),
         )
-        .annotate(agreement_ref=AgreementIdFromPath("path"))
+        .annotate(agreement_ref=F("agreement_id"))
         .order_by()
         .values("id", "csp_id", "created_at", "status_code", "agreement_ref")
-    )
+    )  # fmt: skip
     sql, params = calls.query.sql_with_params()
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     return sql + fence, list(params)

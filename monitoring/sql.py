@@ -1,6 +1,6 @@
 """SQL expressions the detectors group and join by, for PostgreSQL and SQLite.
 
-PostgreSQL does the work with its ``inet`` functions and regular expressions.
+PostgreSQL does the work with its ``inet`` functions.
 SQLite (a laptop, the tests) has none of those, so the same expressions call
 small deterministic Python functions registered on each SQLite connection
 (``register_sqlite_functions``, connected in ``MonitoringConfig.ready``). The
@@ -8,17 +8,12 @@ queries stay set-based on both: one statement, grouped in the database.
 """
 
 import ipaddress
-import re
 
 from django.db import models
 
 # Neighbourhoods of addresses that one operator typically controls.
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
-
-DATA_KINDS = ("interval-data", "daily-usage", "monthly-usage")
-DATA_PATH_PATTERN = r"^/api/v1/agreements/([0-9]{1,18})/(interval-data|daily-usage|monthly-usage)/$"
-_DATA_PATH = re.compile(DATA_PATH_PATTERN)
 
 
 def _ip_network(ip):
@@ -47,20 +42,12 @@ def _ip_in_ranges(ip, ranges_text):
     return found
 
 
-def _agreement_id_from_path(path):
-    match = _DATA_PATH.match(path or "")
-    return int(match.group(1)) if match else None
-
-
 def register_sqlite_functions(sender, connection, **kwargs):
     """``connection_created`` receiver: the functions below, on SQLite only."""
     if connection.vendor != "sqlite":
         return
     connection.connection.create_function("smt_ip_network", 1, _ip_network, deterministic=True)
     connection.connection.create_function("smt_ip_in_ranges", 2, _ip_in_ranges, deterministic=True)
-    connection.connection.create_function(
-        "smt_agreement_id_from_path", 1, _agreement_id_from_path, deterministic=True
-    )
 
 
 class IpNetwork(models.Func):
@@ -97,28 +84,3 @@ class IpInRanges(models.Func):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return self.as_sql(compiler, connection, function="smt_ip_in_ranges", **extra_context)
-
-
-class AgreementIdFromPath(models.Func):
-    """The agreement id in a data endpoint's path, or NULL for any other path."""
-
-    output_field = models.BigIntegerField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        # String functions rather than a regular expression: PostgreSQL's regex
-        # substring costs ~20 µs a row, split_part well under one.
-        sql, params = compiler.compile(self.source_expressions[0])
-        segment = f"split_part({sql}, '/', 5)"
-        template = (
-            f"(CASE WHEN split_part({sql}, '/', 6) IN ({', '.join(['%s'] * len(DATA_KINDS))})"
-            f" AND split_part({sql}, '/', 7) = ''"
-            f" AND length({segment}) BETWEEN 1 AND 18"
-            f" AND translate({segment}, '0123456789', '') = ''"
-            f" THEN {segment}::bigint END)"
-        )
-        return template, [*params, *DATA_KINDS, *params, *params, *params, *params]
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler, connection, function="smt_agreement_id_from_path", **extra_context
-        )

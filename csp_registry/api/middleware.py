@@ -92,8 +92,20 @@ def _as_json_error(response):
     return replacement
 
 
+def _route(request):
+    """The matched endpoint's name and the agreement id its route names, if any."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "", None
+    agreement_id = match.kwargs.get("agreement_id")
+    if not isinstance(agreement_id, int) or not 0 < agreement_id < 2**63:
+        agreement_id = None  # no agreement has that id; the column is a bigint
+    return (match.url_name or "")[:64], agreement_id
+
+
 def _record(request, response, *, duration):
     csp = getattr(request, "csp", None)
+    endpoint, agreement_id = _route(request)
     try:
         ApiRequestLog.objects.create(
             csp=csp,
@@ -104,6 +116,8 @@ def _record(request, response, *, duration):
             path=request.path[:300],
             status_code=response.status_code,
             error_code=getattr(response, ERROR_CODE_ATTRIBUTE, ""),
+            endpoint=endpoint,
+            agreement_id=agreement_id,
             duration_ms=int(duration * 1000),
             created_at=timezone.now(),
         )

@@ -59,3 +59,21 @@ def test_the_log_is_indexed_for_per_csp_and_per_ip_windows():
         constraints = connection.introspection.get_constraints(cursor, ApiRequestLog._meta.db_table)
     indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"]}
     assert {("csp_id", "created_at"), ("ip", "created_at")} <= indexed
+
+
+def test_a_call_about_an_agreement_is_logged_with_its_route_and_agreement_id(csp_api):
+    csp_api.get("/api/v1/agreements/123456/")  # another CSP's or none: 404, still logged
+    row = ApiRequestLog.objects.get()
+    assert (row.endpoint, row.agreement_id, row.status_code) == ("api-agreement", 123456, 404)
+
+
+def test_an_id_no_agreement_can_have_is_logged_without_one(csp_api):
+    csp_api.get(f"/api/v1/agreements/{2**70}/")
+    row = ApiRequestLog.objects.get()
+    assert (row.endpoint, row.agreement_id) == ("api-agreement", None)
+
+
+def test_an_unknown_path_has_no_route(csp_api):
+    csp_api.get("/api/v1/agreements/12/interval-data-typo/")
+    row = ApiRequestLog.objects.get()
+    assert (row.endpoint, row.agreement_id, row.status_code) == ("", None, 404)

@@ -390,9 +390,11 @@ def test_ordinary_calls_raise_nothing(csp):
 
 
 def data_call(csp, agreement_id, *, status=200, minutes_ago=5, kind="interval-data"):
+    """A logged call to a data endpoint, as the API middleware writes it."""
     return api_call(
         csp, "192.0.2.9", method="GET", status=status, at=NOW - timedelta(minutes=minutes_ago),
         path=f"/api/v1/agreements/{agreement_id}/{kind}/",  # the log keeps no query string
+        endpoint=f"api-agreement-{kind}", agreement_id=agreement_id,
     )  # fmt: skip
 
 
