@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from csp_registry.client_ip import client_ip
+from smt_portal.actors import Actor
 from smt_portal.calendar import deadline_in_words, renewal_term_end, term_end
 
 from . import services
@@ -117,10 +118,9 @@ def _notice(request, kind, value=None):
 
 
 def _customer(request):
-    return {
-        "ip": client_ip(request),
-        "user_agent": request.headers.get("User-Agent", "")[:500],
-    }
+    """The customer deciding, as the record names them: from where, with what browser."""
+    actor = Actor.customer(ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
+    return {"actor": actor}
 
 
 # --- The affirmation ---------------------------------------------------------------------

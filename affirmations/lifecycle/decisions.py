@@ -4,7 +4,6 @@ import hashlib
 
 from django.db import transaction
 
-from smt_portal.actors import Actor
 from smt_portal.calendar import (
     term_end,
 )
@@ -56,7 +55,7 @@ def disclosure_current():
     return Disclosure.objects.order_by("-version").first()
 
 
-def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
+def agreement_opt_in(*, agreement, actor, disclosure, now):
     """The customer agrees: the agreement becomes ``active`` and its term starts now.
 
     Raises ``CspNotActive`` (a suspended or revoked provider cannot be opted
@@ -73,7 +72,7 @@ def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
         agreements_transition(
             due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
             to_status=AgreementStatus.ACTIVE, record_event=RecordEvent.OPTED_IN,
-            actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+            actor=actor, now=now,
             columns={"decided_at": now, "affirmed_at": now, "disclosure": disclosure,
                      "term_start": start, "term_end": end},
             details={"disclosure_version": disclosure.version, "term_start": start,
@@ -82,23 +81,23 @@ def agreement_opt_in(*, agreement, ip, user_agent, disclosure, now):
         return _decided(locked.pk)
 
 
-def agreement_opt_out(*, agreement, ip, user_agent, now):
+def agreement_opt_out(*, agreement, actor, now):
     """The customer declines: ``opted_out``. Possible even while the provider
     is suspended: saying no never needs the provider's standing."""
     return _decline(
         agreement, to_status=AgreementStatus.OPTED_OUT, event=RecordEvent.OPTED_OUT,
         reason="The customer opted out.",
-        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+        actor=actor, now=now,
     )  # fmt: skip
 
 
-def agreement_report_spam(*, agreement, ip, user_agent, now):
+def agreement_report_spam(*, agreement, actor, now):
     """The customer did not ask for this: ``reported_spam`` (counted apart from
     an opt-out by monitoring, and it starts the provider's cooldown)."""
     return _decline(
         agreement, to_status=AgreementStatus.REPORTED_SPAM, event=RecordEvent.REPORTED_SPAM,
         reason="The customer reported the request as spam.",
-        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+        actor=actor, now=now,
     )  # fmt: skip
 
 

@@ -3,8 +3,6 @@ CSP's revocation."""
 
 from django.db import transaction
 
-from smt_portal.actors import Actor
-
 from ..models import (
     OPEN_STATUSES,
     Agreement,
@@ -18,7 +16,7 @@ from .errors import AgreementNotOpen
 # --- Ending an agreement -------------------------------------------------------------
 
 
-def agreement_end_by_customer(*, link, ip, user_agent, now):
+def agreement_end_by_customer(*, link, actor, now):
     """The customer ends the sharing with the link of their receipt (no account
     needed). Raises ``AgreementNotOpen`` once the agreement or its term ended."""
     if link.expires_at <= now:
@@ -26,7 +24,7 @@ def agreement_end_by_customer(*, link, ip, user_agent, now):
     return agreement_terminate(
         agreement=link.agreement, ended_by=EndedBy.CUSTOMER,
         reason="The customer ended the sharing.",
-        actor=Actor.customer(ip=ip, user_agent=user_agent), now=now,
+        actor=actor, now=now,
     )  # fmt: skip
 
 

@@ -151,7 +151,7 @@ def _announce_renewal(agreement, renewal, link, actor, now):
     )  # fmt: skip
 
 
-def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
+def agreement_renew(*, renewal, actor, now, disclosure=None):
     """The customer renews: the term is extended by the renewal's term,
     starting when the current term ends (glossary, "Terms").
 
@@ -183,7 +183,7 @@ def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
         agreement_events_emit(agreement_ids=[current.pk], record_event=RecordEvent.RENEWED, now=now)
         record_append(
             event=RecordEvent.RENEWED, now=now, agreement=current,
-            actor=Actor.customer(ip=ip, user_agent=user_agent),
+            actor=actor,
             details={"renewal_id": pending.pk, "kind": pending.kind,
                      "disclosure_version": disclosure.version if disclosure else None,
                      "previous_term_end": locked.term_end, "term_end": new_end,
@@ -192,7 +192,7 @@ def agreement_renew(*, renewal, ip, user_agent, now, disclosure=None):
     return pending
 
 
-def agreement_renewal_decline(*, renewal, ip, user_agent, now):
+def agreement_renewal_decline(*, renewal, actor, now):
     """The customer does not renew: the agreement runs to its current term end."""
     with transaction.atomic():
         pending = _renewal_pending(renewal, now)
@@ -208,7 +208,7 @@ def agreement_renewal_decline(*, renewal, ip, user_agent, now):
         )
         record_append(
             event=RecordEvent.RENEWAL_DECLINED, now=now, agreement=agreement,
-            actor=Actor.customer(ip=ip, user_agent=user_agent),
+            actor=actor,
             details={"renewal_id": pending.pk, "email_id": sent.pk},
         )  # fmt: skip
     return pending

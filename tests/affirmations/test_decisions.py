@@ -16,12 +16,13 @@ from affirmations.models import (
 )
 from csp_registry.models import CspStatus
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 from smt_portal.calendar import CENTRAL
 
 from .conftest import DEADLINE, NOW, request_agreement, residential
 
 pytestmark = pytest.mark.django_db
-WHO = {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 Tests"}
+WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Mozilla/5.0 Tests")}
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from .conftest import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen", "disclosure")]
-WHO = {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 Tests"}
+WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Mozilla/5.0 Tests")}
 STAFF = Actor.system("committee member")
 
 

@@ -11,7 +11,7 @@ from smt_portal.actors import Actor
 from .conftest import NOW, large_commercial, make_active, request_agreement, residential
 
 pytestmark = pytest.mark.django_db
-WHO = {"ip": "198.51.100.7", "user_agent": "Tests"}
+WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Tests")}
 END = f"{settings.SITE_URL}/end/"
 REPORT = f"{settings.SITE_URL}/report/"
 

@@ -32,7 +32,7 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-WHO = {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 Tests"}
+WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Mozilla/5.0 Tests")}
 TERM_END_24 = datetime(2028, 11, 23, 9, 0, tzinfo=CENTRAL)
 
 

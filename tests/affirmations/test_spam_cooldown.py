@@ -9,6 +9,7 @@ import time_machine
 from affirmations.models import Agreement, AgreementStatus
 from affirmations.services import CooldownActive, agreement_report_spam
 from monitoring.models import MonitoringSettings
+from smt_portal.actors import Actor
 
 from .conftest import NOW, premise_json, request_agreement, residential
 
@@ -20,7 +21,9 @@ URL = "/api/v1/agreements/"
 def reported_as_spam(csp, premise, *, at=NOW):
     agreement = request_agreement(csp, premise, now=at)
     agreement_report_spam(
-        agreement=agreement, ip="198.51.100.7", user_agent="browser", now=at + timedelta(hours=1)
+        agreement=agreement,
+        actor=Actor.customer(ip="198.51.100.7", user_agent="browser"),
+        now=at + timedelta(hours=1),
     )
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.REPORTED_SPAM

@@ -21,7 +21,7 @@ from smt_portal.actors import Actor
 from .conftest import NOW, large_commercial, link_path, request_agreement, residential
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen", "disclosure")]
-WHO = {"ip": "198.51.100.7", "user_agent": "Tests"}
+WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Tests")}
 BROWSER = {"HTTP_USER_AGENT": "Mozilla/5.0 (Phone) Tests", "REMOTE_ADDR": "198.51.100.8"}
 
 

@@ -39,6 +39,7 @@ from monitoring.services import (
     spam_cooldown_blocks,
 )
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 from tests.factories import make_rep
 from tests.monitoring.conftest import decide, make_agreement, premises
 
@@ -129,9 +130,10 @@ def test_a_suspended_csps_pending_link_cannot_be_opted_into(active_csp, flag, ad
     agreement = make_agreement(active_csp, sent_at=now - timedelta(hours=1))
     flag_suspend_csp(flag=flag, by=admin_user, reason="inquiry", now=now)
     with pytest.raises(agreement_services.CspNotActive):
-        agreement_services.agreement_opt_in(agreement=agreement, ip="198.51.100.1",
-                                            user_agent="tests", disclosure=disclosure,
-                                            now=now)  # fmt: skip
+        agreement_services.agreement_opt_in(
+            agreement=agreement, actor=Actor.customer(ip="198.51.100.1", user_agent="tests"),
+            disclosure=disclosure, now=now,
+        )  # fmt: skip
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.PENDING_AFFIRMATION
 

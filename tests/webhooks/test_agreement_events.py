@@ -4,11 +4,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from affirmations import services
+from smt_portal.actors import Actor
 from tests.affirmations.conftest import NOW, request_agreement, residential
 from tests.personas import api_client_for
 
 pytestmark = pytest.mark.django_db
-WHO = {"ip": "198.51.100.7", "user_agent": "Mozilla/5.0 Tests"}
+WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Mozilla/5.0 Tests")}
 
 
 def test_an_opt_in_is_posted_as_agreement_affirmed_with_the_apis_own_representation(
