@@ -83,7 +83,8 @@ def revoke_agreements(modeladmin, request, queryset):
     if not form.is_valid():
         return reason_page(
             modeladmin, request, queryset, title="Revoke agreements", form=form,
-            template="admin/affirmations/agreement/revoke_action.html",
+            explanation="each ends at once, its customer is emailed if data was flowing, and its "
+            "CSP is told (agreement.revoked). The CSP itself is not acted against",
         )  # fmt: skip
     now, revoked, refused = timezone.now(), 0, []
     actor = Actor.staff(request.user, ip=client_ip(request))

@@ -27,7 +27,7 @@ def _status_action(modeladmin, request, queryset, *, title, service, reason_requ
     if not form.is_valid():
         return reason_page(
             modeladmin, request, queryset, title=title, form=form,
-            template="admin/csp_registry/csp/status_action.html",
+            notice="and sent to the CSP in its suspension notice" if title == "Suspend" else "",
         )  # fmt: skip
     now, changed = timezone.now(), 0
     for csp in queryset:

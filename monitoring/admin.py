@@ -110,7 +110,8 @@ def _reason_action(modeladmin, request, queryset, *, title, service):
     if not form.is_valid():
         return reason_page(
             modeladmin, request, queryset, title=title, form=form,
-            template="admin/monitoring/reason_action.html",
+            notice="and sent to the CSP in its suspension notice"
+            if request.POST.get("action") == "suspend_csp" else "",
         )  # fmt: skip
     now, done = timezone.now(), 0
     for flag in queryset.select_related("csp"):

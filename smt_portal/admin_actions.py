@@ -20,18 +20,23 @@ def reason_form(request, *, reason_required=True):
     return ReasonForm(data, reason_required=reason_required)
 
 
-def reason_page(modeladmin, request, queryset, *, title, form, template):
-    """The page that asks for the reason, listing the selected rows."""
+def reason_page(modeladmin, request, queryset, *, title, form, explanation="", notice=""):
+    """The page that asks for the reason, listing the selected rows.
+
+    ``explanation`` says what the action does; ``notice`` who else reads the
+    reason ("and sent to the CSP in its suspension notice")."""
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
+        "explanation": explanation,
+        "notice": notice,
         "form": form,
         "queryset": queryset,
         "action": request.POST["action"],
         "opts": modeladmin.model._meta,
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
     }
-    return TemplateResponse(request, template, context)
+    return TemplateResponse(request, "admin/reason_action.html", context)
 
 
 def permission_check(permission):
