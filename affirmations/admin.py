@@ -17,10 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from csp_registry.client_ip import client_ip
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
-from smt_portal.actors import Actor
-from smt_portal.admin_actions import permission_check, reason_form, reason_page
+from smt_portal.admin_actions import permission_check, reason_form, reason_page, staff_actor
 
 from . import services
 from .exports import records_csv, records_for, records_json
@@ -87,7 +85,7 @@ def revoke_agreements(modeladmin, request, queryset):
             "CSP is told (agreement.revoked). The CSP itself is not acted against",
         )  # fmt: skip
     now, revoked, refused = timezone.now(), 0, []
-    actor = Actor.staff(request.user, ip=client_ip(request))
+    actor = staff_actor(request)
     for agreement in queryset:
         try:
             services.agreement_terminate(
@@ -139,7 +137,7 @@ class DisclosureAdmin(admin.ModelAdmin):
             return
         published = services.disclosure_publish(
             version=obj.version, text_en=obj.text_en, text_es=obj.text_es,
-            actor=Actor.staff(request.user, ip=client_ip(request)), by=request.user,
+            actor=staff_actor(request), by=request.user,
             now=timezone.now(),
         )  # fmt: skip
         obj.pk, obj.published_at, obj.created_by = (

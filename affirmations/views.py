@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from csp_registry.client_ip import client_ip
 from smt_portal.actors import Actor
 from smt_portal.calendar import deadline_in_words, renewal_term_end, term_end
+from smt_portal.client_ip import client_ip
 
 from . import services
 from .forms import AffirmationForm

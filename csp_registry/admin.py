@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from smt_portal.admin_actions import permission_check, reason_form, reason_page
+from smt_portal.admin_actions import permission_check, reason_form, reason_page, staff_actor
 
 from . import services
 from .models import ApiKey, ApiRequestLog, Csp, CspStatusChange
@@ -32,7 +32,9 @@ def _status_action(modeladmin, request, queryset, *, title, service, reason_requ
     now, changed = timezone.now(), 0
     for csp in queryset:
         try:
-            service(csp=csp, now=now, by=request.user, reason=form.cleaned_data["reason"])
+            service(
+                csp=csp, now=now, actor=staff_actor(request), reason=form.cleaned_data["reason"]
+            )
             changed += 1
         except services.CspTransitionError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)

@@ -41,15 +41,13 @@ class CspTransitionError(Exception):
     """A status change the rules refuse; ``str()`` is the message for people."""
 
 
-def csp_change_status(*, csp, to_status, now, by=None, actor=None, reason="", from_statuses=None):
-    """Move ``csp`` to ``to_status`` and record who, when and why.
+def csp_change_status(*, csp, to_status, now, actor, reason="", from_statuses=None):
+    """Move ``csp`` to ``to_status`` and record who (``actor``), when and why.
 
-    ``by`` is the staff user, ``actor`` who acted when it is not (or on whose
-    behalf: the Commission); the ``csp_status_changed`` receivers get the actor
-    either way. ``from_statuses`` narrows the allowed starting points
-    (rejecting an application is a revocation only a pending CSP may undergo).
+    The ``csp_status_changed`` receivers get the actor too. ``from_statuses``
+    narrows the allowed starting points (rejecting an application is a
+    revocation only a pending CSP may undergo).
     """
-    actor = actor or (Actor.staff(by) if by is not None else Actor.system("csp registry"))
     with transaction.atomic():
         locked = Csp.objects.select_for_update().get(pk=csp.pk)
         _check_transition(locked, to_status, from_statuses)
@@ -59,8 +57,8 @@ def csp_change_status(*, csp, to_status, now, by=None, actor=None, reason="", fr
             from_status=locked.status,
             to_status=to_status,
             reason=reason,
-            changed_by=by,
-            actor="" if by is not None and actor.type == ActorType.STAFF else actor.label,
+            changed_by=actor.user,
+            actor="" if actor.type == ActorType.STAFF and actor.user else actor.label,
             changed_at=now,
         )
         csp.status, csp.status_changed_at = to_status, now
@@ -112,13 +110,12 @@ def csp_apply(*, fields, now, language="en"):
     return csp
 
 
-def csp_approve(*, csp, now, by=None, actor=None, reason=""):
+def csp_approve(*, csp, now, actor, reason=""):
     with transaction.atomic():
         change = csp_change_status(
             csp=csp,
             to_status=CspStatus.ACTIVE,
             now=now,
-            by=by,
             actor=actor,
             reason=reason,
             from_statuses=[CspStatus.PENDING_REVIEW],
@@ -127,14 +124,14 @@ def csp_approve(*, csp, now, by=None, actor=None, reason=""):
     return change
 
 
-def csp_reject(*, csp, now, reason, by=None):
+def csp_reject(*, csp, now, reason, actor):
     """Turn down a pending application (a revocation, so final)."""
     with transaction.atomic():
         change = csp_change_status(
             csp=csp,
             to_status=CspStatus.REVOKED,
             now=now,
-            by=by,
+            actor=actor,
             reason=reason,
             from_statuses=[CspStatus.PENDING_REVIEW],
         )
@@ -142,27 +139,29 @@ def csp_reject(*, csp, now, reason, by=None):
     return change
 
 
-def csp_suspend(*, csp, now, reason, by=None):
-    return csp_change_status(csp=csp, to_status=CspStatus.SUSPENDED, now=now, by=by, reason=reason)
+def csp_suspend(*, csp, now, reason, actor):
+    return csp_change_status(
+        csp=csp, to_status=CspStatus.SUSPENDED, now=now, actor=actor, reason=reason
+    )
 
 
-def csp_reinstate(*, csp, now, reason, by=None):
+def csp_reinstate(*, csp, now, reason, actor):
     return csp_change_status(
         csp=csp,
         to_status=CspStatus.ACTIVE,
         now=now,
-        by=by,
+        actor=actor,
         reason=reason,
         from_statuses=[CspStatus.SUSPENDED],
     )
 
 
-def csp_revoke(*, csp, now, reason, by=None, actor=None):
+def csp_revoke(*, csp, now, reason, actor):
     """Final. The CSP's keys stop working for good, whoever revokes it; its
     agreements are revoked by the receiver of ``csp_status_changed``."""
     with transaction.atomic():
         change = csp_change_status(
-            csp=csp, to_status=CspStatus.REVOKED, now=now, by=by, actor=actor, reason=reason
+            csp=csp, to_status=CspStatus.REVOKED, now=now, actor=actor, reason=reason
         )
         ApiKey.objects.filter(csp=csp, revoked_at__isnull=True).update(revoked_at=now)
     return change

@@ -7,7 +7,8 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from .client_ip import ratelimit_ip_key
+from smt_portal.client_ip import ratelimit_ip_key
+
 from .forms import CspApplicationForm
 from .services import csp_apply
 

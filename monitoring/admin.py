@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from csp_registry.services import CspTransitionError
-from smt_portal.admin_actions import permission_check, reason_form, reason_page
+from smt_portal.admin_actions import permission_check, reason_form, reason_page, staff_actor
 
 from . import services
 from .dashboard import DashboardQuery, dashboard_charts, dashboard_weeks, detector_runs
@@ -116,7 +116,9 @@ def _reason_action(modeladmin, request, queryset, *, title, service):
     now, done = timezone.now(), 0
     for flag in queryset.select_related("csp"):
         try:
-            service(flag=flag, by=request.user, reason=form.cleaned_data["reason"], now=now)
+            service(
+                flag=flag, actor=staff_actor(request), reason=form.cleaned_data["reason"], now=now
+            )
             done += 1
         except (services.FlagTransitionError, CspTransitionError) as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
@@ -377,7 +379,7 @@ def carry_out(modeladmin, request, queryset):
     now, done = timezone.now(), 0
     for directive in queryset.select_related("csp"):
         try:
-            services.directive_carry_out(directive=directive, by=request.user, now=now)
+            services.directive_carry_out(directive=directive, actor=staff_actor(request), now=now)
             done += 1
         except (services.DirectiveNotReady, CspTransitionError) as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)

@@ -33,9 +33,9 @@ from django.urls import reverse
 
 from affirmations.models import AgreementPremise, AgreementStatus
 from affirmations.services import CooldownActive
-from csp_registry.client_ip import ip_source
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
-from smt_portal.actors import Actor, ActorType
+from smt_portal.actors import Actor
+from smt_portal.client_ip import ip_source
 
 from .detectors import DETECTORS, Window
 from .models import (
@@ -342,7 +342,7 @@ _DECISIONS = {
 }  # fmt: skip
 
 
-def _flag_decide(*, flag, action, by, reason, now):
+def _flag_decide(*, flag, action, actor, reason, now):
     """Move the flag (conditional UPDATE), close its report, record who and why."""
     if not reason.strip():
         raise ValueError("a reason is required")
@@ -357,44 +357,50 @@ def _flag_decide(*, flag, action, by, reason, now):
     if outcome is not None and flag.report_id is not None:
         CustomerReport.objects.filter(pk__in=_flag_report_ids(flag)).update(outcome=outcome)
     flag.status, flag.resolved_at = to_status, resolved_at
-    return FlagAction.objects.create(flag=flag, action=action, by=by, reason=reason, created_at=now)
+    return FlagAction.objects.create(
+        flag=flag, action=action, by=actor.user, reason=reason, created_at=now
+    )
 
 
-def flag_dismiss(*, flag, by, reason, now):
-    with transaction.atomic():
-        return _flag_decide(flag=flag, action=FlagActionKind.DISMISS, by=by, reason=reason, now=now)
-
-
-def flag_escalate(*, flag, by, reason, now):
+def flag_dismiss(*, flag, actor, reason, now):
     with transaction.atomic():
         return _flag_decide(
-            flag=flag, action=FlagActionKind.ESCALATE, by=by, reason=reason, now=now
+            flag=flag, action=FlagActionKind.DISMISS, actor=actor, reason=reason, now=now
         )
 
 
-def flag_uphold(*, flag, by, reason, now):
+def flag_escalate(*, flag, actor, reason, now):
+    with transaction.atomic():
+        return _flag_decide(
+            flag=flag, action=FlagActionKind.ESCALATE, actor=actor, reason=reason, now=now
+        )
+
+
+def flag_uphold(*, flag, actor, reason, now):
     """Staff found the flag (or report) true without suspending the CSP."""
     with transaction.atomic():
-        return _flag_decide(flag=flag, action=FlagActionKind.UPHOLD, by=by, reason=reason, now=now)
+        return _flag_decide(
+            flag=flag, action=FlagActionKind.UPHOLD, actor=actor, reason=reason, now=now
+        )
 
 
-def flag_suspend_csp(*, flag, by, reason, now):
+def flag_suspend_csp(*, flag, actor, reason, now):
     """Suspend the flag's CSP (R20) and close the flag, together or not at all."""
     with transaction.atomic():
         action = _flag_decide(
-            flag=flag, action=FlagActionKind.SUSPEND, by=by, reason=reason, now=now
+            flag=flag, action=FlagActionKind.SUSPEND, actor=actor, reason=reason, now=now
         )
-        csp_enforce_suspend(csp=flag.csp, by=by, reason=_with_flag(reason, flag), now=now)
+        csp_enforce_suspend(csp=flag.csp, actor=actor, reason=_with_flag(reason, flag), now=now)
     return action
 
 
-def flag_revoke_csp(*, flag, by, reason, now):
+def flag_revoke_csp(*, flag, actor, reason, now):
     """Revoke the flag's CSP (R20, final) and close the flag."""
     with transaction.atomic():
         action = _flag_decide(
-            flag=flag, action=FlagActionKind.REVOKE, by=by, reason=reason, now=now
+            flag=flag, action=FlagActionKind.REVOKE, actor=actor, reason=reason, now=now
         )
-        csp_enforce_revoke(csp=flag.csp, by=by, reason=_with_flag(reason, flag), now=now)
+        csp_enforce_revoke(csp=flag.csp, actor=actor, reason=_with_flag(reason, flag), now=now)
     return action
 
 
@@ -405,20 +411,20 @@ def _with_flag(reason, flag):
 # --- Enforcement (R20, R21) -----------------------------------------------------------------
 
 
-def csp_enforce_suspend(*, csp, by, reason, now):
+def csp_enforce_suspend(*, csp, actor, reason, now):
     """Suspend: from this moment the API answers 403 ``csp_not_active``, pending
     links cannot be opted into and no data flows (all read the CSP's status).
     The notice to the CSP's notice address is queued by the status-change
     receiver, in this transaction."""
-    return csp_suspend(csp=csp, now=now, reason=reason, by=by)
+    return csp_suspend(csp=csp, now=now, reason=reason, actor=actor)
 
 
-def csp_enforce_reinstate(*, csp, by, reason, now):
+def csp_enforce_reinstate(*, csp, actor, reason, now):
     """Back to active: agreements still within their term flow again (glossary)."""
-    return csp_reinstate(csp=csp, now=now, reason=reason, by=by)
+    return csp_reinstate(csp=csp, now=now, reason=reason, actor=actor)
 
 
-def csp_enforce_revoke(*, csp, by, reason, now, actor=None):
+def csp_enforce_revoke(*, csp, actor, reason, now):
     """Revoke (final): every pending and active agreement becomes ``revoked``
     with its record, customers with active agreements are told, API keys are
     revoked. No notice goes to the CSP (R21). ``actor`` acting for the
@@ -427,14 +433,13 @@ def csp_enforce_revoke(*, csp, by, reason, now, actor=None):
     The status change locks the CSP row first, so a request in flight (which
     holds a shared lock on it) finishes before, and none starts beside it.
     """
-    actor = actor or (Actor.staff(by) if by is not None else Actor.system("enforcement"))
-    return csp_revoke(csp=csp, now=now, reason=reason, by=by, actor=actor)
+    return csp_revoke(csp=csp, now=now, reason=reason, actor=actor)
 
 
 # --- Commission directives (R22) ---------------------------------------------------------------
 
 
-def directive_carry_out(*, directive, by, now):
+def directive_carry_out(*, directive, actor, now):
     """Suspend or terminate the directive's CSP, once notice and procedure are recorded."""
     with transaction.atomic():
         locked = CommissionDirective.objects.select_for_update().get(pk=directive.pk)
@@ -447,15 +452,21 @@ def directive_carry_out(*, directive, by, now):
             f"{locked.procedure_concluded_on:%Y-%m-%d})"
         )
         if locked.action == DirectiveAction.SUSPEND:
-            csp_enforce_suspend(csp=locked.csp, by=by, reason=reason, now=now)
+            csp_enforce_suspend(csp=locked.csp, actor=actor, reason=reason, now=now)
         else:
-            actor = Actor(ActorType.COMMISSION, f"{locked.reference} (entered by {by})")
-            csp_enforce_revoke(csp=locked.csp, by=by, reason=reason, now=now, actor=actor)
+            commission = Actor.commission(
+                f"{locked.reference} (entered by {actor.label})", entered_by=actor.user
+            )
+            csp_enforce_revoke(csp=locked.csp, actor=commission, reason=reason, now=now)
         outcome = f"{locked.get_action_display()} carried out {now:%Y-%m-%d %H:%M %Z}."
         CommissionDirective.objects.filter(pk=locked.pk).update(
-            carried_out_at=now, carried_out_by=by, outcome=outcome
+            carried_out_at=now, carried_out_by=actor.user, outcome=outcome
         )
-    directive.carried_out_at, directive.carried_out_by, directive.outcome = now, by, outcome
+    directive.carried_out_at, directive.carried_out_by, directive.outcome = (
+        now,
+        actor.user,
+        outcome,
+    )
     return directive
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods, require_safe
 from django_ratelimit.core import is_ratelimited
 
-from csp_registry.client_ip import client_ip, ratelimit_ip_key
+from smt_portal.client_ip import client_ip, ratelimit_ip_key
 
 from .forms import ReportForm, csps_ever_active
 from .models import CustomerReport, ReportOutcome

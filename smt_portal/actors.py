@@ -5,7 +5,7 @@ state someone may later ask about; the record stores its type, label, IP
 address and browser.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import models
 
@@ -26,6 +26,9 @@ class Actor:
     label: str = ""
     ip: str | None = None
     user_agent: str = ""
+    # The staff user behind a staff (or Commission-entered) action, for the
+    # tables that keep a foreign key to who decided; not part of equality.
+    user: object = field(default=None, compare=False, repr=False)
 
     @classmethod
     def system(cls, label="scheduler"):
@@ -33,7 +36,12 @@ class Actor:
 
     @classmethod
     def staff(cls, user, *, ip=None, user_agent=""):
-        return cls(ActorType.STAFF, user.get_username() if user else "", ip, user_agent)
+        return cls(ActorType.STAFF, user.get_username() if user else "", ip, user_agent, user)
+
+    @classmethod
+    def commission(cls, label, *, entered_by=None):
+        """The Commission, whose directive a staff member (``entered_by``) carries out."""
+        return cls(ActorType.COMMISSION, label, user=entered_by)
 
     @classmethod
     def csp(cls, csp, *, key_prefix="", ip=None, user_agent=""):

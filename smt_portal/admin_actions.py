@@ -5,6 +5,9 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
+from smt_portal.actors import Actor
+from smt_portal.client_ip import client_ip
+
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
@@ -52,3 +55,10 @@ def permission_check(permission):
 
     has_permission.permission = permission
     return has_permission
+
+
+def staff_actor(request):
+    """The staff member acting in the admin, as the record and the services name them."""
+    return Actor.staff(
+        request.user, ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")[:500]
+    )

@@ -2,7 +2,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 
-from csp_registry.client_ip import client_ip
+from smt_portal.client_ip import client_ip
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):

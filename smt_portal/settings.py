@@ -187,6 +187,9 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, with a lost connection during a restore reported
+    # as the connection error it is (see smt_portal/broker.py).
+    CELERY_BROKER_TRANSPORT = "smt_portal.broker:Transport"
     # A Redis that accepts connections and never answers must not hang a web
     # request that publishes a task: give up, the outbox sweep sends later.
     CELERY_BROKER_TRANSPORT_OPTIONS = {

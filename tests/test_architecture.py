@@ -19,6 +19,7 @@ CORE = {
     "smt_portal.admin_actions",
     "smt_portal.calendar",
     "smt_portal.challenge",
+    "smt_portal.client_ip",
     "smt_portal.csv_export",
     "smt_portal.outages",
     "smt_portal.sealed_tokens",

@@ -17,8 +17,8 @@ from csp_registry.api.base import CspApiView, CspGenericApiView
 from csp_registry.api.errors import ErrorSerializer, error_response
 from csp_registry.api.idempotency import idempotent
 from csp_registry.api.ratelimits import premise_checks_consume
-from csp_registry.client_ip import client_ip
 from smt_portal.actors import Actor
+from smt_portal.client_ip import client_ip
 
 from .. import services
 from ..delivery import with_affirmation_email_status

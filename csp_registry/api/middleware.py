@@ -15,8 +15,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.utils import timezone
 
-from csp_registry.client_ip import client_ip, forwarded_header_untrusted
 from csp_registry.models import ApiRequestLog
+from smt_portal.client_ip import client_ip, forwarded_header_untrusted
 from smt_portal.outages import is_outage
 
 from .errors import ERROR_CODE_ATTRIBUTE, error_json_response

@@ -6,8 +6,8 @@ import ipaddress
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-from csp_registry.client_ip import client_ip
 from csp_registry.models import CspStatus, parse_ip_ranges
+from smt_portal.client_ip import client_ip
 
 
 class CspNotActive(exceptions.PermissionDenied):

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit.core import get_usage
 
-from csp_registry.client_ip import ratelimit_ip_key
+from smt_portal.client_ip import ratelimit_ip_key
 
 from .errors import ApiError
 

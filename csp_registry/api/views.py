@@ -7,7 +7,6 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from csp_registry.client_ip import client_ip
 from premises.identifiers import (
     InvalidIdentifier,
     normalize_certificate_number,
@@ -16,6 +15,7 @@ from premises.identifiers import (
 )
 from premises.models import Premise, RetailElectricProvider
 from premises.services import premise_authenticate
+from smt_portal.client_ip import client_ip
 
 from .base import CspApiView
 from .idempotency import idempotent

@@ -106,7 +106,7 @@ def test_ending_an_agreement_emits_terminated_or_revoked(active_csp, ended_by, e
 def test_revoking_a_csp_emits_one_revoked_event_per_open_agreement(active_csp):
     pending = request_agreement(active_csp, residential())
     active = make_active(request_agreement(active_csp, residential()))
-    csp_revoke(csp=active_csp, now=NOW, reason="fraud")
+    csp_revoke(csp=active_csp, now=NOW, reason="fraud", actor=Actor.system("tests"))
     for agreement in (pending, active):
         only_event(agreement, EventType.AGREEMENT_REVOKED)
 
@@ -145,8 +145,8 @@ def test_renewing_and_declining_a_renewal_emit_their_events(active_csp):
 
 
 def test_a_suspension_and_a_reinstatement_are_csp_events(active_csp):
-    csp_suspend(csp=active_csp, now=NOW, reason="under review")
-    csp_reinstate(csp=active_csp, now=NOW, reason="cleared")
+    csp_suspend(csp=active_csp, now=NOW, reason="under review", actor=Actor.system("tests"))
+    csp_reinstate(csp=active_csp, now=NOW, reason="cleared", actor=Actor.system("tests"))
     events = list(CspEvent.objects.filter(csp=active_csp).order_by("pk"))
     assert [e.type for e in events] == [EventType.CSP_SUSPENDED, EventType.CSP_REINSTATED]
     assert events[0].data["csp"]["status"] == CspStatus.SUSPENDED

@@ -144,7 +144,7 @@ def test_the_registry_revoking_a_csp_revokes_its_agreements_in_the_same_step(
     active_csp, admin_user
 ):
     agreement = request_agreement(active_csp, residential())
-    csp_revoke(csp=active_csp, now=NOW, reason="fraud", by=admin_user)
+    csp_revoke(csp=active_csp, now=NOW, reason="fraud", actor=Actor.staff(admin_user))
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.REVOKED
     record = Record.objects.get(event=RecordEvent.REVOKED)
@@ -153,7 +153,7 @@ def test_the_registry_revoking_a_csp_revokes_its_agreements_in_the_same_step(
 
 def test_a_suspension_leaves_agreements_as_they_are(active_csp, admin_user):
     agreement = request_agreement(active_csp, residential())
-    csp_suspend(csp=active_csp, now=NOW, reason="inquiry", by=admin_user)
+    csp_suspend(csp=active_csp, now=NOW, reason="inquiry", actor=Actor.staff(admin_user))
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.PENDING_AFFIRMATION
     assert active_csp.status == CspStatus.SUSPENDED

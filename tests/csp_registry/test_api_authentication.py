@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from csp_registry.models import ApiKey
 from csp_registry.services import csp_issue_key, csp_revoke, csp_revoke_key, csp_suspend
+from smt_portal.actors import Actor
 from tests.factories import make_rep
 from tests.personas import key_secret
 
@@ -64,14 +65,16 @@ def test_a_csp_that_is_not_active_gets_403_csp_not_active(request, persona):
 
 def test_a_suspension_takes_effect_on_the_very_next_call(csp_api, active_csp):
     assert csp_api.get(REPS).status_code == 200
-    csp_suspend(csp=active_csp, now=timezone.now(), reason="Spam reports")
+    csp_suspend(
+        csp=active_csp, now=timezone.now(), reason="Spam reports", actor=Actor.system("tests")
+    )
     response = csp_api.get(REPS)
     assert response.status_code == 403 and _error(response) == "csp_not_active"
 
 
 def test_a_revocation_takes_effect_on_the_very_next_call(csp_api, active_csp):
     assert csp_api.get(REPS).status_code == 200
-    csp_revoke(csp=active_csp, now=timezone.now(), reason="Directive")
+    csp_revoke(csp=active_csp, now=timezone.now(), reason="Directive", actor=Actor.system("tests"))
     assert _error(csp_api.get(REPS)) == "csp_not_active"
 
 

@@ -3,8 +3,8 @@
 import pytest
 from django.test import RequestFactory
 
-from csp_registry.client_ip import client_ip, forwarded_header_untrusted
 from csp_registry.models import ApiRequestLog
+from smt_portal.client_ip import client_ip, forwarded_header_untrusted
 from tests.factories import make_rep
 from tests.personas import api_client_for, make_csp
 

@@ -4,9 +4,9 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from csp_registry.client_ip import ratelimit_ip_key
 from csp_registry.models import ApiRequestLog, IdempotencyKey
 from monitoring.models import PremiseAuthenticationAttempt
+from smt_portal.client_ip import ratelimit_ip_key
 from tests.factories import make_premise, make_rep
 from tests.personas import api_client_for, make_csp
 

@@ -24,6 +24,7 @@ from csp_registry.services import (
     idempotency_keys_purge,
 )
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
 from tests.personas import make_csp
 
 NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
@@ -67,7 +68,7 @@ def test_an_application_is_pending_review_with_history_and_a_receipt():
 
 def test_approval_records_who_and_emails_the_applicant(staff):
     csp = make_csp(status=CspStatus.PENDING_REVIEW)
-    change = csp_approve(csp=csp, now=NOW, by=staff)
+    change = csp_approve(csp=csp, now=NOW, actor=Actor.staff(staff))
     csp.refresh_from_db()
     assert csp.status == CspStatus.ACTIVE and csp.status_changed_at == NOW
     assert (change.from_status, change.to_status, change.changed_by) == (
@@ -82,7 +83,9 @@ def test_approval_records_who_and_emails_the_applicant(staff):
 
 def test_rejection_revokes_the_application_and_tells_the_applicant_why(staff):
     csp = make_csp(status=CspStatus.PENDING_REVIEW)
-    csp_reject(csp=csp, now=NOW, by=staff, reason="DUNS number does not match the company.")
+    csp_reject(
+        csp=csp, now=NOW, actor=Actor.staff(staff), reason="DUNS number does not match the company."
+    )
     assert Csp.objects.get(pk=csp.pk).status == CspStatus.REVOKED
     email = OutboundEmail.objects.get(kind="csp_application_rejected")
     assert "DUNS number does not match" in email.body_text
@@ -92,17 +95,17 @@ def test_rejection_revokes_the_application_and_tells_the_applicant_why(staff):
 def test_an_active_csp_cannot_be_rejected_or_approved_again(staff):
     csp = make_csp()
     with pytest.raises(CspTransitionError, match="active and cannot become revoked"):
-        csp_reject(csp=csp, now=NOW, by=staff, reason="no")
+        csp_reject(csp=csp, now=NOW, actor=Actor.staff(staff), reason="no")
     with pytest.raises(CspTransitionError):
-        csp_approve(csp=csp, now=NOW, by=staff)
+        csp_approve(csp=csp, now=NOW, actor=Actor.staff(staff))
     assert not CspStatusChange.objects.exists()
     assert not OutboundEmail.objects.exists()
 
 
 def test_suspend_and_reinstate_go_back_and_forth_with_reasons(staff):
     csp = make_csp()
-    csp_suspend(csp=csp, now=NOW, by=staff, reason="Spam reports")
-    csp_reinstate(csp=csp, now=NOW + timedelta(days=3), by=staff, reason="Cleared")
+    csp_suspend(csp=csp, now=NOW, actor=Actor.staff(staff), reason="Spam reports")
+    csp_reinstate(csp=csp, now=NOW + timedelta(days=3), actor=Actor.staff(staff), reason="Cleared")
     history = list(csp.status_changes.order_by("changed_at").values_list("to_status", "reason"))
     assert history == [("suspended", "Spam reports"), ("active", "Cleared")]
     assert Csp.objects.get(pk=csp.pk).status == CspStatus.ACTIVE
@@ -111,15 +114,15 @@ def test_suspend_and_reinstate_go_back_and_forth_with_reasons(staff):
 def test_a_pending_csp_cannot_be_suspended_or_reinstated():
     csp = make_csp(status=CspStatus.PENDING_REVIEW)
     with pytest.raises(CspTransitionError, match="pending review and cannot become suspended"):
-        csp_suspend(csp=csp, now=NOW, reason="x")
+        csp_suspend(csp=csp, now=NOW, reason="x", actor=Actor.system("tests"))
     with pytest.raises(CspTransitionError):
-        csp_reinstate(csp=csp, now=NOW, reason="x")
+        csp_reinstate(csp=csp, now=NOW, reason="x", actor=Actor.system("tests"))
 
 
 @pytest.mark.parametrize("status", ["pending_review", "active", "suspended"])
 def test_any_status_can_be_revoked(status):
     csp = make_csp(status=status)
-    csp_revoke(csp=csp, now=NOW, reason="Directive of the Commission")
+    csp_revoke(csp=csp, now=NOW, reason="Directive of the Commission", actor=Actor.system("tests"))
     assert Csp.objects.get(pk=csp.pk).status == CspStatus.REVOKED
 
 
@@ -127,16 +130,16 @@ def test_any_status_can_be_revoked(status):
 def test_revocation_is_final(target):
     csp = make_csp(status=CspStatus.REVOKED)
     with pytest.raises(CspTransitionError, match="revocation is final"):
-        csp_change_status(csp=csp, to_status=target, now=NOW)
+        csp_change_status(csp=csp, to_status=target, now=NOW, actor=Actor.system("tests"))
 
 
 def test_a_stale_object_cannot_skip_the_rules():
     csp = make_csp()
     stale = Csp.objects.get(pk=csp.pk)
-    csp_revoke(csp=csp, now=NOW, reason="fraud")
+    csp_revoke(csp=csp, now=NOW, reason="fraud", actor=Actor.system("tests"))
     # The copy still says active; the locked row says revoked.
     with pytest.raises(CspTransitionError, match="final"):
-        csp_suspend(csp=stale, now=NOW, reason="late click")
+        csp_suspend(csp=stale, now=NOW, reason="late click", actor=Actor.system("tests"))
     assert Csp.objects.get(pk=csp.pk).status == CspStatus.REVOKED
 
 
@@ -229,7 +232,7 @@ def test_revoking_a_csp_revokes_every_one_of_its_keys(active_csp):
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     csp_issue_key(csp=active_csp, now=now, name="first")
     csp_issue_key(csp=active_csp, now=now, name="second")
-    csp_revoke(csp=active_csp, now=now, reason="fraud")
+    csp_revoke(csp=active_csp, now=now, reason="fraud", actor=Actor.system("tests"))
     keys = ApiKey.objects.filter(csp=active_csp)
     assert keys.count() >= 2
     assert not keys.filter(revoked_at__isnull=True).exists()

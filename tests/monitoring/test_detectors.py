@@ -131,7 +131,7 @@ def test_a_rerun_refreshes_the_flag_instead_of_adding_one(csp):
 def test_a_dismissed_flag_is_not_raised_again_for_the_same_window(csp, admin_user):
     decided(csp, 10)
     [flag] = run_detectors("mass_affirmation_one_source")
-    flag_dismiss(flag=flag, by=admin_user, reason="a university lab", now=NOW)
+    flag_dismiss(flag=flag, actor=Actor.staff(admin_user), reason="a university lab", now=NOW)
     assert run_detectors("mass_affirmation_one_source") == [flag]
     flag.refresh_from_db()
     assert flag.status == FlagStatus.DISMISSED

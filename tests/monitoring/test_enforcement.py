@@ -72,7 +72,7 @@ def mail_to(address):
 
 
 def test_dismissing_records_actor_and_reason_and_closes_the_report(flag, admin_user, now):
-    flag_dismiss(flag=flag, by=admin_user, reason="no evidence of sale", now=now)
+    flag_dismiss(flag=flag, actor=Actor.staff(admin_user), reason="no evidence of sale", now=now)
     flag.refresh_from_db()
     assert (flag.status, flag.resolved_at) == (FlagStatus.DISMISSED, now)
     action = FlagAction.objects.get(flag=flag)
@@ -82,25 +82,27 @@ def test_dismissing_records_actor_and_reason_and_closes_the_report(flag, admin_u
 
 
 def test_escalating_keeps_the_flag_unresolved_and_it_can_then_be_upheld(flag, admin_user, now):
-    flag_escalate(flag=flag, by=admin_user, reason="needs the Commission", now=now)
+    flag_escalate(flag=flag, actor=Actor.staff(admin_user), reason="needs the Commission", now=now)
     flag.refresh_from_db()
     assert flag.status == FlagStatus.ESCALATED and flag.resolved_at is None
-    flag_uphold(flag=flag, by=admin_user, reason="confirmed by the customer", now=now)
+    flag_uphold(
+        flag=flag, actor=Actor.staff(admin_user), reason="confirmed by the customer", now=now
+    )
     assert RedFlag.objects.get().status == FlagStatus.UPHELD
     assert CustomerReport.objects.get().outcome == "upheld"
     assert list(FlagAction.objects.values_list("action", flat=True)) == ["escalate", "uphold"]
 
 
 def test_a_decided_flag_cannot_be_decided_again(flag, admin_user, now):
-    flag_dismiss(flag=flag, by=admin_user, reason="no", now=now)
+    flag_dismiss(flag=flag, actor=Actor.staff(admin_user), reason="no", now=now)
     with pytest.raises(FlagTransitionError, match="is dismissed"):
-        flag_uphold(flag=flag, by=admin_user, reason="second thoughts", now=now)
+        flag_uphold(flag=flag, actor=Actor.staff(admin_user), reason="second thoughts", now=now)
     assert FlagAction.objects.count() == 1
 
 
 def test_a_decision_needs_a_reason(flag, admin_user, now):
     with pytest.raises(ValueError):
-        flag_dismiss(flag=flag, by=admin_user, reason="  ", now=now)
+        flag_dismiss(flag=flag, actor=Actor.staff(admin_user), reason="  ", now=now)
 
 
 # --- Suspension, end to end ------------------------------------------------------------------
@@ -109,7 +111,7 @@ def test_a_decision_needs_a_reason(flag, admin_user, now):
 def test_a_suspended_csp_is_refused_at_once_and_notified(csp_api, active_csp, flag,
                                                          admin_user, now):  # fmt: skip
     assert csp_api.get(REPS).status_code == 200
-    flag_suspend_csp(flag=flag, by=admin_user, reason="Sold customer data", now=now)
+    flag_suspend_csp(flag=flag, actor=Actor.staff(admin_user), reason="Sold customer data", now=now)
 
     response = csp_api.get(REPS)
     assert response.status_code == 403
@@ -128,7 +130,7 @@ def test_a_suspended_csps_pending_link_cannot_be_opted_into(active_csp, flag, ad
     disclosure = Disclosure.objects.create(version=1, text_en="…", text_es="…",
                                            published_at=now - timedelta(days=1))  # fmt: skip
     agreement = make_agreement(active_csp, sent_at=now - timedelta(hours=1))
-    flag_suspend_csp(flag=flag, by=admin_user, reason="inquiry", now=now)
+    flag_suspend_csp(flag=flag, actor=Actor.staff(admin_user), reason="inquiry", now=now)
     with pytest.raises(agreement_services.CspNotActive):
         agreement_services.agreement_opt_in(
             agreement=agreement, actor=Actor.customer(ip="198.51.100.1", user_agent="tests"),
@@ -139,7 +141,9 @@ def test_a_suspended_csps_pending_link_cannot_be_opted_into(active_csp, flag, ad
 
 
 def test_a_suspension_from_the_csp_admin_also_sends_the_notice(active_csp, admin_user, now):
-    csp_suspend(csp=active_csp, now=now, reason="Too many spam reports", by=admin_user)
+    csp_suspend(
+        csp=active_csp, now=now, reason="Too many spam reports", actor=Actor.staff(admin_user)
+    )
     [notice] = mail_to(active_csp.notice_email)
     assert notice.kind == "csp_suspended"
 
@@ -147,14 +151,14 @@ def test_a_suspension_from_the_csp_admin_also_sends_the_notice(active_csp, admin
 def test_suspending_an_already_suspended_csp_changes_nothing(suspended_csp, admin_user, now):
     report = report_submit(csp=suspended_csp, category="other", description="x", now=now)
     with pytest.raises(CspTransitionError):
-        flag_suspend_csp(flag=report.flag, by=admin_user, reason="again", now=now)
+        flag_suspend_csp(flag=report.flag, actor=Actor.staff(admin_user), reason="again", now=now)
     assert RedFlag.objects.get().status == FlagStatus.OPEN  # rolled back together
     assert not OutboundEmail.objects.exists()
 
 
 def test_reinstating_restores_api_access(csp_api, active_csp, flag, admin_user, now):
-    flag_suspend_csp(flag=flag, by=admin_user, reason="inquiry", now=now)
-    csp_enforce_reinstate(csp=active_csp, by=admin_user, reason="cleared", now=now)
+    flag_suspend_csp(flag=flag, actor=Actor.staff(admin_user), reason="inquiry", now=now)
+    csp_enforce_reinstate(csp=active_csp, actor=Actor.staff(admin_user), reason="cleared", now=now)
     assert csp_api.get(REPS).status_code == 200
 
 
@@ -168,7 +172,7 @@ def test_a_revoked_csps_agreements_are_all_revoked_with_no_email_to_the_csp(
     active = decide(make_agreement(active_csp, email="ann@example.com", premises=premises(1)))
     theirs = make_agreement(other_csp, email="zoe@example.com")
 
-    flag_revoke_csp(flag=flag, by=admin_user, reason="Sold customer data", now=now)
+    flag_revoke_csp(flag=flag, actor=Actor.staff(admin_user), reason="Sold customer data", now=now)
 
     statuses = dict(Agreement.objects.values_list("pk", "status"))
     assert statuses[pending.pk] == statuses[active.pk] == AgreementStatus.REVOKED
@@ -187,8 +191,8 @@ def test_a_revoked_csps_agreements_are_all_revoked_with_no_email_to_the_csp(
 
 
 def test_a_suspended_csp_can_be_revoked_from_the_same_flag(flag, active_csp, admin_user, now):
-    flag_suspend_csp(flag=flag, by=admin_user, reason="inquiry", now=now)
-    flag_revoke_csp(flag=flag, by=admin_user, reason="confirmed", now=now)
+    flag_suspend_csp(flag=flag, actor=Actor.staff(admin_user), reason="inquiry", now=now)
+    flag_revoke_csp(flag=flag, actor=Actor.staff(admin_user), reason="confirmed", now=now)
     active_csp.refresh_from_db()
     assert active_csp.status == CspStatus.REVOKED
     assert list(FlagAction.objects.values_list("action", flat=True)) == ["suspend", "revoke"]
@@ -215,15 +219,17 @@ def test_a_directive_without_notice_and_procedure_cannot_be_carried_out(
     active_csp, admin_user, now, dates
 ):
     with pytest.raises(DirectiveNotReady, match="notice"):
-        directive_carry_out(directive=directive(active_csp, "suspend", **dates), by=admin_user,
-                            now=now)  # fmt: skip
+        directive_carry_out(
+            directive=directive(active_csp, "suspend", **dates),
+            actor=Actor.staff(admin_user), now=now,
+        )  # fmt: skip
     active_csp.refresh_from_db()
     assert active_csp.status == CspStatus.ACTIVE
 
 
 def test_a_suspension_directive_suspends_and_notifies_once(active_csp, admin_user, now):
     order = directive(active_csp, "suspend", **CONCLUDED)
-    directive_carry_out(directive=order, by=admin_user, now=now)
+    directive_carry_out(directive=order, actor=Actor.staff(admin_user), now=now)
     active_csp.refresh_from_db()
     assert active_csp.status == CspStatus.SUSPENDED
     order.refresh_from_db()
@@ -235,13 +241,13 @@ def test_a_suspension_directive_suspends_and_notifies_once(active_csp, admin_use
     [notice] = mail_to(active_csp.notice_email)
     assert "Docket 47472-A" in notice.body_text and "Oncor" in notice.body_text
     with pytest.raises(DirectiveNotReady, match="already"):
-        directive_carry_out(directive=order, by=admin_user, now=now)
+        directive_carry_out(directive=order, actor=Actor.staff(admin_user), now=now)
 
 
 def test_a_termination_directive_revokes_as_the_commission(active_csp, admin_user, now):
     agreement = make_agreement(active_csp)
     directive_carry_out(directive=directive(active_csp, "terminate", **CONCLUDED),
-                        by=admin_user, now=now)  # fmt: skip
+                        actor=Actor.staff(admin_user), now=now)  # fmt: skip
     agreement.refresh_from_db()
     assert (agreement.status, agreement.ended_by) == (AgreementStatus.REVOKED,
                                                       EndedBy.COMMISSION)  # fmt: skip

@@ -12,6 +12,7 @@ from django.utils import timezone
 from csp_registry.models import CspStatus
 from monitoring.models import CommissionDirective, FlagAction, FlagStatus, RedFlag
 from monitoring.services import flag_dismiss, report_submit
+from smt_portal.actors import Actor
 from tests.monitoring.conftest import NOW, decided, run_detectors
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_flags_are_listed_open_first(client, committee_member, active_csp, admin
     now = timezone.now()
     older_open = report(active_csp, now - timedelta(days=2))
     dismissed = report(active_csp, now)
-    flag_dismiss(flag=dismissed, by=admin_user, reason="duplicate", now=now)
+    flag_dismiss(flag=dismissed, actor=Actor.staff(admin_user), reason="duplicate", now=now)
     newer_open = report(active_csp, now - timedelta(days=1))
     response = logged_in(client, committee_member).get(FLAGS)
     assert list(response.context["cl"].result_list) == [newer_open, older_open, dismissed]

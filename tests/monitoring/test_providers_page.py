@@ -7,6 +7,7 @@ from csp_registry.models import CspStatusChange
 from csp_registry.services import csp_reject
 from monitoring.models import CustomerReport
 from monitoring.services import flag_dismiss, flag_uphold, report_submit
+from smt_portal.actors import Actor
 
 pytestmark = pytest.mark.django_db
 URL = "/providers/"
@@ -18,7 +19,7 @@ def reports(csp, admin_user, *, upheld, dismissed=0, pending=0):
         for _ in range(count):
             flag = report_submit(csp=csp, category="other", description="x", now=now).flag
             if decide:
-                decide(flag=flag, by=admin_user, reason="reviewed", now=now)
+                decide(flag=flag, actor=Actor.staff(admin_user), reason="reviewed", now=now)
 
 
 def test_the_register_lists_csps_that_have_been_active_with_upheld_reports(
@@ -37,7 +38,9 @@ def test_the_register_lists_csps_that_have_been_active_with_upheld_reports(
 
 
 def test_a_rejected_applicant_is_never_listed(client, pending_csp, admin_user):
-    csp_reject(csp=pending_csp, now=timezone.now(), reason="incomplete", by=admin_user)
+    csp_reject(
+        csp=pending_csp, now=timezone.now(), reason="incomplete", actor=Actor.staff(admin_user)
+    )
     pending_csp.refresh_from_db()
     assert pending_csp.status == "revoked"
     assert list(client.get(URL).context["providers"]) == []

@@ -11,6 +11,7 @@ from django.utils.timezone import now
 
 from monitoring.models import CustomerReport, FlagStatus, RedFlag
 from monitoring.services import flag_dismiss, flag_uphold
+from smt_portal.actors import Actor
 
 pytestmark = pytest.mark.django_db
 URL = "/report/"
@@ -122,7 +123,9 @@ def test_a_report_after_the_collapse_window_opens_a_new_flag(client, active_csp)
 
 def test_a_report_after_its_flag_was_decided_opens_a_new_flag(client, active_csp, admin_user):
     client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.21")
-    flag_dismiss(flag=RedFlag.objects.get(), by=admin_user, reason="not credible", now=now())
+    flag_dismiss(
+        flag=RedFlag.objects.get(), actor=Actor.staff(admin_user), reason="not credible", now=now()
+    )
     client.post(URL, form_data(active_csp), REMOTE_ADDR="198.51.100.21")
     assert RedFlag.objects.filter(status=FlagStatus.OPEN).count() == 1
 
@@ -133,7 +136,7 @@ def test_deciding_a_collapsed_flag_decides_every_report_behind_it(client, active
                 REMOTE_ADDR="198.51.100.22")  # fmt: skip
     flag = RedFlag.objects.get()
     assert flag.severity == "medium"  # the higher of low and medium
-    flag_uphold(flag=flag, by=admin_user, reason="confirmed", now=now())
+    flag_uphold(flag=flag, actor=Actor.staff(admin_user), reason="confirmed", now=now())
     assert set(CustomerReport.objects.values_list("outcome", flat=True)) == {"upheld"}
 
 

@@ -3,12 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
-from csp_registry.events import EventDraft, events_emit
 from csp_registry.models import CspEvent, EventType
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
+from smt_portal.actors import Actor
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.services import deliveries_relay_pending, endpoint_create
 
@@ -18,16 +17,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _status_change(change, csp, event_type, now):
-    """Run the CSP registry's status change; emit its event if the service does not yet.
-
-    The services emit ``csp.suspended`` / ``csp.reinstated`` themselves once the
-    event seam is wired into them; until then this stands in for that one line.
-    """
+    """Run the CSP registry's status change, which emits its event (one, checked)."""
     before = CspEvent.objects.filter(csp=csp, type=event_type).count()
-    with transaction.atomic():
-        change(csp=csp, now=now, reason="Committee decision")
-        if CspEvent.objects.filter(csp=csp, type=event_type).count() == before:
-            events_emit(drafts=[EventDraft(csp.pk, event_type, {"csp": {"id": csp.pk}})], now=now)
+    change(csp=csp, now=now, reason="Committee decision", actor=Actor.system("tests"))
+    assert CspEvent.objects.filter(csp=csp, type=event_type).count() == before + 1
 
 
 def test_a_suspended_csps_deliveries_wait_and_flow_on_reinstatement(
@@ -59,7 +52,9 @@ def test_a_suspended_csps_events_are_queued_for_later(
     endpoint, receiver, django_capture_on_commit_callbacks
 ):
     csp = endpoint.csp
-    csp_suspend(csp=csp, now=timezone.now(), reason="Committee decision")
+    csp_suspend(
+        csp=csp, now=timezone.now(), reason="Committee decision", actor=Actor.system("tests")
+    )
     with django_capture_on_commit_callbacks(execute=True):
         [event] = emit(csp)
     assert WebhookDelivery.objects.get(event=event).status == DeliveryStatus.PENDING
@@ -73,7 +68,7 @@ def test_a_revoked_csp_is_sent_nothing(
     receiver.answer_with(500)
     with django_capture_on_commit_callbacks(execute=True):
         [waiting] = emit(csp)
-    csp_revoke(csp=csp, now=timezone.now(), reason="Fraud")
+    csp_revoke(csp=csp, now=timezone.now(), reason="Fraud", actor=Actor.system("tests"))
     with django_capture_on_commit_callbacks(execute=True):
         [after] = emit(csp, agreement_id=9)
     deliveries_relay_pending(now=later(clock, hours=5))
