@@ -184,7 +184,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             csp=obj.csp,
             name=obj.name,
             expires_at=obj.expires_at,
-            by=request.user,
+            actor=staff_actor(request),
             now=timezone.now(),
         )
         obj.pk, obj.prefix, obj.created_at = api_key.pk, api_key.prefix, api_key.created_at

@@ -223,7 +223,7 @@ def _csp_create_active(*, name, email, now):
     return csp
 
 
-def csp_issue_key(*, csp, now, name="", expires_at=None, by=None):
+def csp_issue_key(*, csp, now, name="", expires_at=None, actor=None):
     """A new key: ``(api_key, full_key)``. The full key exists only in this return value."""
     for _attempt in range(5):
         prefix, full_key = generate_key()
@@ -235,7 +235,7 @@ def csp_issue_key(*, csp, now, name="", expires_at=None, by=None):
                     prefix=prefix,
                     hashed_key=hash_key(full_key),
                     created_at=now,
-                    created_by=by,
+                    created_by=actor.user if actor else None,
                     expires_at=expires_at,
                 )
         except IntegrityError:
