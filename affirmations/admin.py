@@ -137,7 +137,7 @@ class DisclosureAdmin(admin.ModelAdmin):
             return
         published = services.disclosure_publish(
             version=obj.version, text_en=obj.text_en, text_es=obj.text_es,
-            actor=staff_actor(request), by=request.user,
+            actor=staff_actor(request),
             now=timezone.now(),
         )  # fmt: skip
         obj.pk, obj.published_at, obj.created_by = (

@@ -28,7 +28,7 @@ from .requests import lock_active_csp
 # business (it is about the HTTP request); everything else is checked here.
 
 
-def disclosure_publish(*, version, text_en, text_es, actor, by, now):
+def disclosure_publish(*, version, text_en, text_es, actor, now):
     """A new version of the disclosures, shown to customers from ``now`` on.
 
     Recorded with its full text and a hash of it: what a customer
@@ -36,7 +36,11 @@ def disclosure_publish(*, version, text_en, text_es, actor, by, now):
     """
     with transaction.atomic():
         disclosure = Disclosure.objects.create(
-            version=version, text_en=text_en, text_es=text_es, published_at=now, created_by=by
+            version=version,
+            text_en=text_en,
+            text_es=text_es,
+            published_at=now,
+            created_by=actor.user,
         )
         record_append(
             event=RecordEvent.DISCLOSURE_PUBLISHED, actor=actor, now=now,
