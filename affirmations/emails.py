@@ -203,3 +203,25 @@ def emails_receipt_term_ended_many(*, agreements, now):
         ],
         now=now,
     )
+
+
+def emails_sharing_reminder_many(*, reminders, now):
+    """Reminders (glossary): "you are still sharing with X; here is how to
+    stop", for a whole sweep chunk in one INSERT. ``reminders`` are
+    ``(agreement, end_url, ending)``: ``end_url`` a new termination link,
+    ``ending`` true for the notice before the term ends. The agreements come
+    with ``csp`` and ``premises`` loaded."""
+    return emails_queue_many(
+        kind="sharing_reminder",
+        items=[
+            (
+                agreement.customer_email,
+                agreement.language,
+                {**_receipt_context(agreement, agreement.premises.all()),
+                 "end_url": end_url, "ending": ending},
+                f"agreement:{agreement.pk}",
+            )
+            for agreement, end_url, ending in reminders
+        ],
+        now=now,
+    )  # fmt: skip

@@ -70,6 +70,11 @@ class Agreement(models.Model):
     term_start = models.DateTimeField(null=True, blank=True)
     term_end = models.DateTimeField(null=True, blank=True)
     renewal_count = models.PositiveSmallIntegerField(default=0)
+    # Reminders (glossary): when the next "you are still sharing" email is due
+    # (written when the term starts, moved on by each reminder), and when the
+    # one notice before the term ends went out (cleared by a renewal).
+    next_sharing_reminder_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    term_end_notice_sent_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=12, choices=EndedBy.choices, blank=True)
     end_reason = models.TextField(blank=True)
@@ -259,6 +264,7 @@ class RecordEvent(models.TextChoices):
     RENEWED = "renewed", "Renewed"
     RENEWAL_TIMED_OUT = "renewal_timed_out", "Renewal timed out"
     RENEWAL_DECLINED = "renewal_declined", "Renewal declined"
+    SHARING_REMINDED = "sharing_reminded", "Reminded of the sharing"
     STATUS_CHANGED = "status_changed", "Status changed"
     CSP_STATUS_CHANGED = "csp_status_changed", "CSP status changed"
     DISCLOSURE_PUBLISHED = "disclosure_published", "Disclosure published"

@@ -71,6 +71,7 @@ from .lifecycle.requests import (
 )
 from .lifecycle.sweeps import (
     agreements_end_terms,
+    agreements_remind_sharing,
     agreements_time_out,
 )
 
@@ -106,6 +107,7 @@ __all__ = [
     "agreement_request",
     "agreement_terminate",
     "agreements_end_terms",
+    "agreements_remind_sharing",
     "agreements_revoke_for_csp",
     "agreements_time_out",
     "check_disclosure",

@@ -4,7 +4,12 @@ service; the services select by due-date columns, so a missed run catches up."""
 from celery import shared_task
 from django.utils import timezone
 
-from .services import agreements_end_terms, agreements_time_out, renewals_time_out
+from .services import (
+    agreements_end_terms,
+    agreements_remind_sharing,
+    agreements_time_out,
+    renewals_time_out,
+)
 
 
 @shared_task
@@ -20,3 +25,8 @@ def end_finished_terms():
 @shared_task
 def time_out_unanswered_renewals():
     return {"renewals_timed_out": renewals_time_out(now=timezone.now())}
+
+
+@shared_task
+def remind_sharing_customers():
+    return {"sharing_reminded": agreements_remind_sharing(now=timezone.now())}

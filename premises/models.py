@@ -4,6 +4,7 @@ Rows arrive as TDU feeds (``import_premises``, ``import_usage``); the
 constraints below hold whatever path a row takes into the database.
 """
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -150,6 +151,18 @@ class TermPolicy(models.Model):
         decimal_places=3,
         default=15000,
         help_text="A commercial premise is large when some month of the prior 12 reached this.",
+    )
+    # Reminders (glossary): "you are still sharing with X", every so many days of
+    # an active term, and once this many days before the term ends.
+    sharing_reminder_days = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text="Days between reminders that an active agreement still shares data.",
+    )
+    term_end_notice_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="The customer is told this many days before the term ends.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

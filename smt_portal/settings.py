@@ -235,6 +235,7 @@ PERIODIC_JOBS = {
     "affirmations.tasks.time_out_unanswered_requests": 300,
     "affirmations.tasks.end_finished_terms": 300,
     "affirmations.tasks.time_out_unanswered_renewals": 300,
+    "affirmations.tasks.remind_sharing_customers": 3600,
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
     # The worker's heartbeat: its age on /healthz is how long no worker consumed.

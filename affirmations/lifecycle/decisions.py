@@ -1,9 +1,11 @@
 """The customer's decision (R6–R8, R10, R13): opt in, opt out, report spam."""
 
 import hashlib
+from datetime import timedelta
 
 from django.db import transaction
 
+from premises.models import TermPolicy
 from smt_portal.calendar import (
     term_end,
 )
@@ -73,12 +75,14 @@ def agreement_opt_in(*, agreement, actor, disclosure, now):
         locked = _lock_undecided(agreement, now)
         check_disclosure(disclosure)
         start, end = now, term_end(now, locked.term_months)
+        remind_every = timedelta(days=TermPolicy.current().sharing_reminder_days)
         agreements_transition(
             due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
             to_status=AgreementStatus.ACTIVE, record_event=RecordEvent.OPTED_IN,
             actor=actor, now=now,
             columns={"decided_at": now, "affirmed_at": now, "disclosure": disclosure,
-                     "term_start": start, "term_end": end},
+                     "term_start": start, "term_end": end,
+                     "next_sharing_reminder_at": start + remind_every},
             details={"disclosure_version": disclosure.version, "term_start": start,
                      "term_end": end},
         )  # fmt: skip

@@ -85,6 +85,23 @@ def termination_link_new(agreement_id, *, expires_at, now):
     return termination_url(placeholder)
 
 
+def termination_links_new_many(agreements, *, now):
+    """A new termination link for each agreement, in one INSERT (set-based
+    sweeps); valid until each term ends. Returns ``{agreement_id: url}``."""
+    urls, rows = {}, []
+    for agreement in agreements:
+        placeholder, token_hash = sealed_tokens.sealed_token_new(LinkPurpose.TERMINATION.value)
+        rows.append(
+            AgreementLink(
+                agreement_id=agreement.pk, purpose=LinkPurpose.TERMINATION,
+                token_hash=token_hash, created_at=now, expires_at=agreement.term_end,
+            )
+        )  # fmt: skip
+        urls[agreement.pk] = termination_url(placeholder)
+    AgreementLink.objects.bulk_create(rows, batch_size=1000)
+    return urls
+
+
 def termination_link_renew(agreement, now):
     """After a renewal: the links already sent keep working to the new term
     end (the customer may keep the first receipt), and the receipt gets its own."""

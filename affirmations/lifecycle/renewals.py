@@ -172,7 +172,10 @@ def agreement_renew(*, renewal, actor, now, disclosure=None):
         _renewal_decide(pending, RenewalStatus.RENEWED, now, disclosure=disclosure,
                         new_term_end=new_end)  # fmt: skip
         Agreement.objects.filter(pk=locked.pk).update(
-            term_end=new_end, renewal_count=F("renewal_count") + 1
+            term_end=new_end,
+            renewal_count=F("renewal_count") + 1,
+            # A new term end: its notice (glossary, "Reminders") is due again.
+            term_end_notice_sent_at=None,
         )
         current = Agreement.objects.select_related("csp", "disclosure").get(pk=locked.pk)
         pending.refresh_from_db()
