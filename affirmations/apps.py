@@ -8,12 +8,16 @@ class AffirmationsConfig(AppConfig):
 
     def ready(self):
         from csp_registry.services import csp_status_changed
+        from premises.services import occupants_changed_subscribe
 
+        from .lifecycle.endings import agreements_end_for_new_occupants
         from .notifications import customer_notices
         from .receivers import revoke_agreements_of_revoked_csp
         from .transitions import transitions_subscribe
 
         transitions_subscribe(customer_notices)
+        # A move-in ends the former customer's agreements (B13).
+        occupants_changed_subscribe(agreements_end_for_new_occupants)
 
         csp_status_changed.connect(
             revoke_agreements_of_revoked_csp, dispatch_uid="affirmations.revoke_on_csp_revoked"

@@ -225,3 +225,48 @@ def emails_sharing_reminder_many(*, reminders, now):
         ],
         now=now,
     )  # fmt: skip
+
+
+# --- A move-in ends consent (glossary, B13) ---------------------------------------------
+
+
+def emails_agreement_occupant_changed_many(*, agreements, was_active, now):
+    """The former customer is told that their agreement (or pending request)
+    ended because a new customer moved in; one INSERT for the whole chunk.
+    ``agreements`` come with ``csp`` and ``premises`` loaded; ``was_active``
+    maps each id to whether it was active."""
+    return emails_queue_many(
+        kind="agreement_occupant_changed",
+        items=[
+            (
+                agreement.customer_email,
+                agreement.language,
+                {**_context(agreement, agreement.premises.all()),
+                 "was_active": was_active[agreement.pk]},
+                f"agreement:{agreement.pk}",
+            )
+            for agreement in agreements
+        ],
+        now=now,
+    )  # fmt: skip
+
+
+def emails_csp_occupant_changed_many(*, notices, now):
+    """Each CSP is told, at its notice address, which of its agreements a
+    move-in ended: one email per CSP, one INSERT. ``notices`` are ``(csp,
+    agreements)`` with ``agreements`` as ``{"id", "confirmation_code",
+    "premises": [{"esi_id", "occupant_since"}]}``."""
+    return emails_queue_many(
+        kind="csp_occupant_changed",
+        items=[
+            (
+                csp.notice_email,
+                "en",
+                {"csp_name": csp.display_name, "legal_name": csp.legal_name,
+                 "agreements": agreements, "ended_at": now},
+                f"csp:{csp.pk}",
+            )
+            for csp, agreements in notices
+        ],
+        now=now,
+    )  # fmt: skip

@@ -10,6 +10,7 @@ customer because it is a status change, not because someone remembered.
 from . import emails
 from .lifecycle.links import termination_link_new
 from .models import Agreement, AgreementStatus, RecordEvent
+from .rules import OCCUPANT_CHANGED
 
 # Agreements of one set-based change are loaded and emailed in chunks.
 NOTICE_CHUNK = 5000
@@ -61,13 +62,25 @@ def _opted_in(agreements, from_status, now):
 
 
 def _terminated(agreements, from_status, now):
-    return {
+    # A move-in ends many at once (an import): their notices go in one INSERT.
+    moved_out = [a for a in agreements if a.end_reason == OCCUPANT_CHANGED]
+    sent = _moved_out(moved_out, from_status, now) if moved_out else {}
+    return sent | {
         agreement.pk: emails.email_agreement_terminated(
             agreement=agreement, premises=list(agreement.premises.all()),
             was_active=from_status[agreement.pk] == AgreementStatus.ACTIVE, now=now,
         ).pk
         for agreement in agreements
+        if agreement.end_reason != OCCUPANT_CHANGED
     }  # fmt: skip
+
+
+def _moved_out(agreements, from_status, now):
+    was_active = {a.pk: from_status[a.pk] == AgreementStatus.ACTIVE for a in agreements}
+    created = emails.emails_agreement_occupant_changed_many(
+        agreements=agreements, was_active=was_active, now=now
+    )
+    return {a.pk: email.pk for a, email in zip(agreements, created, strict=True)}
 
 
 def _revoked(agreements, from_status, now):

@@ -10,9 +10,13 @@ one answer each.
 from datetime import date, datetime
 
 from csp_registry.models import CspStatus
+from premises.models import Premise
 from smt_portal.calendar import CENTRAL
 
 from .models import AgreementStatus, RenewalStatus
+
+# ``end_reason`` of an agreement ended because a new customer moved in (B13).
+OCCUPANT_CHANGED = "occupant_changed"
 
 DECIDED_STATUSES = (
     AgreementStatus.ACTIVE,
@@ -34,6 +38,8 @@ def affirmation_state(agreement, now):
     if status == AgreementStatus.PENDING_AFFIRMATION:
         if agreement.affirmation_expires_at < now:
             return "timed_out"
+        if made_before_move_in(agreement, premises_occupants_since(agreement)):
+            return "closed"  # a new customer moved in: not theirs to decide
         if agreement.csp.status != CspStatus.ACTIVE:
             return "provider_unavailable"
         return "pending"
@@ -44,6 +50,24 @@ def affirmation_state(agreement, now):
     if status in DECIDED_STATUSES and agreement.decided_at is not None:
         return "decided"
     return "closed"
+
+
+def made_before_move_in(agreement, occupants_since) -> bool:
+    """The agreement was made (affirmed, or while pending requested) on a local
+    date before one of its premises' ``occupant_since`` (given): by someone who
+    no longer lives there (glossary, "move-in ends consent")."""
+    made = agreement.affirmed_at or agreement.created_at
+    made_on = made.astimezone(CENTRAL).date()
+    return any(since is not None and since > made_on for since in occupants_since)
+
+
+def premises_occupants_since(agreement) -> list:
+    """The ``occupant_since`` of each premise of ``agreement`` (one query)."""
+    return list(
+        Premise.objects.filter(pk__in=agreement.premises.values("premise_id")).values_list(
+            "occupant_since", flat=True
+        )
+    )
 
 
 def renewal_state(renewal, agreement, now):

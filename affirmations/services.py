@@ -20,6 +20,7 @@ from .lifecycle.decisions import (
 from .lifecycle.endings import (
     agreement_end_by_customer,
     agreement_terminate,
+    agreements_end_for_new_occupants,
     agreements_revoke_for_csp,
 )
 from .lifecycle.errors import (
@@ -108,6 +109,7 @@ __all__ = [
     "agreement_terminate",
     "agreements_end_terms",
     "agreements_remind_sharing",
+    "agreements_end_for_new_occupants",
     "agreements_revoke_for_csp",
     "agreements_time_out",
     "check_disclosure",

@@ -33,6 +33,7 @@ from premises.models import (
     RetailElectricProvider,
     Tdu,
 )
+from premises.services import occupants_changed_notify
 from smt_portal.calendar import CENTRAL
 
 CHUNK_SIZE = 2000
@@ -43,9 +44,12 @@ PREMISE_COLUMNS = (
     "customer_class",
     "service_address",
 )
+# Optional: the current customer's move-in date (glossary, "move-in ends consent").
+PREMISE_OPTIONAL_COLUMNS = ("occupant_since",)
 USAGE_COLUMNS = ("esi_id", "month", "kwh")
 # ASCII only: \d would also take Arabic-Indic or full-width digits.
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _ADDRESS_MAX = Premise._meta.get_field("service_address").max_length
 _KWH_LIMIT = Decimal(10) ** 9  # max_digits=12, decimal_places=3
 
@@ -69,6 +73,7 @@ class PremiseImportCounts:
     rep_switches: int = 0
     details_updated: int = 0
     unchanged: int = 0
+    move_ins: int = 0
 
     def __str__(self):
         return _describe_counts(self)
@@ -101,6 +106,7 @@ class PremiseRow:
     rep_id: int
     customer_class: str
     service_address: str
+    occupant_since: date | None = None  # None: the feed does not say
 
 
 def premise_feed_import(*, path, now, effective_date=None):
@@ -109,26 +115,33 @@ def premise_feed_import(*, path, now, effective_date=None):
     A new ESI ID becomes a premise with an active meter; a known one with a
     new meter number is a meter exchange (the old meter is removed on the
     effective date, default today in Central time); a new certificate number
-    is a switch of REP of record; an identical row changes nothing.
+    is a switch of REP of record; an identical row changes nothing. A new
+    ``occupant_since`` is a move-in: once written, the subscribers of
+    ``premises.services.occupants_changed_subscribe`` are told in the same
+    transaction (the agreements of the former customer end).
     """
-    effective_date = effective_date or now.astimezone(CENTRAL).date()
-    parse = _premise_parser(tdus=list(Tdu.objects.all()), rep_ids=_rep_ids())
+    today = now.astimezone(CENTRAL).date()
+    effective_date = effective_date or today
+    parse = _premise_parser(tdus=list(Tdu.objects.all()), rep_ids=_rep_ids(), today=today)
+    columns = (PREMISE_COLUMNS, PREMISE_OPTIONAL_COLUMNS)
     problems = _problems(
-        _parsed(path, PREMISE_COLUMNS, parse),
+        _parsed(path, columns, parse),
         key=lambda row: row.esi_id,
         duplicate=lambda row, first: f"ESI ID {row.esi_id} appears again (first on line {first})",
     )
     if problems:
         raise FeedRejected(problems)
     counts = PremiseImportCounts()
-    conflicts = []
+    conflicts, moved_in = [], []
     with transaction.atomic():
-        for chunk in _chunks(_valid_rows(path, PREMISE_COLUMNS, parse), CHUNK_SIZE):
+        for chunk in _chunks(_valid_rows(path, columns, parse), CHUNK_SIZE):
             conflicts += _premise_chunk_apply(
-                chunk, effective_date=effective_date, now=now, counts=counts
+                chunk, effective_date=effective_date, now=now, counts=counts, moved_in=moved_in
             )
         if conflicts:
             raise FeedRejected(conflicts)  # rolls the whole transaction back
+        if moved_in:
+            occupants_changed_notify(premise_ids=moved_in, now=now)
     return counts
 
 
@@ -137,7 +150,7 @@ def _rep_ids():
     return dict(RetailElectricProvider.objects.values_list("certificate_number", "id"))
 
 
-def _premise_parser(*, tdus, rep_ids):
+def _premise_parser(*, tdus, rep_ids, today):
     if not tdus:
         raise FeedRejected([(None, "no TDUs are known: run manage.py seed_reference_data")])
 
@@ -149,9 +162,12 @@ def _premise_parser(*, tdus, rep_ids):
         rep_id = _field(reasons, _rep_id, record["rep_certificate_number"], rep_ids)
         customer_class = _field(reasons, _customer_class, record["customer_class"])
         address = _field(reasons, _service_address, record["service_address"])
+        occupant_since = _field(reasons, _occupant_since, record.get("occupant_since", ""), today)
         if reasons:
             raise _BadRow("; ".join(reasons))
-        return PremiseRow(esi_id, meter_number, tdu.id, rep_id, customer_class, address)
+        return PremiseRow(
+            esi_id, meter_number, tdu.id, rep_id, customer_class, address, occupant_since
+        )
 
     return parse
 
@@ -188,7 +204,23 @@ def _service_address(raw):
     return value
 
 
-def _premise_chunk_apply(chunk, *, effective_date, now, counts):
+def _occupant_since(raw, today):
+    value = raw.strip()
+    if not value:
+        return None
+    match = _DATE.match(value)
+    try:
+        day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise _BadRow(f"occupant_since must be YYYY-MM-DD, not {raw!r}")
+    if day > today:
+        raise _BadRow(f"occupant_since {value} is in the future")
+    return day
+
+
+def _premise_chunk_apply(chunk, *, effective_date, now, counts, moved_in):
     """Upsert one chunk in a fixed number of queries; returns rows it cannot apply."""
     premises = Premise.objects.in_bulk([row.esi_id for _, row in chunk], field_name="esi_id")
     active = {
@@ -208,7 +240,7 @@ def _premise_chunk_apply(chunk, *, effective_date, now, counts):
             continue
         if exchange:
             exchanges.append((premise, meter, row))
-        if _premise_row_apply(premise, row, counts=counts, now=now):
+        if _premise_row_apply(premise, row, counts=counts, now=now, moved_in=moved_in):
             changed.append(premise)
         elif not exchange:
             counts.unchanged += 1
@@ -226,20 +258,26 @@ def _late_meter(meter, effective_date):
     )
 
 
-def _premise_row_apply(premise, row, *, counts, now):
-    """Copy a row's REP, class and address onto ``premise``; True when any changed."""
+def _premise_row_apply(premise, row, *, counts, now, moved_in):
+    """Copy a row's REP, class, address and move-in date onto ``premise``; True
+    when any changed (a new move-in date also goes into ``moved_in``)."""
     switched = premise.rep_of_record_id != row.rep_id
     details = (premise.customer_class, premise.service_address) != (
         row.customer_class,
         row.service_address,
     )
+    move_in = row.occupant_since is not None and row.occupant_since != premise.occupant_since
     counts.rep_switches += switched
     counts.details_updated += details
+    counts.move_ins += move_in
+    if move_in:
+        moved_in.append(premise.pk)
+        premise.occupant_since = row.occupant_since
     premise.rep_of_record_id = row.rep_id
     premise.customer_class = row.customer_class
     premise.service_address = row.service_address
     premise.updated_at = now  # bulk_update does not apply auto_now
-    return switched or details
+    return switched or details or move_in
 
 
 def _premise_chunk_write(new_rows, exchanges, changed, *, effective_date):
@@ -251,6 +289,7 @@ def _premise_chunk_write(new_rows, exchanges, changed, *, effective_date):
                 rep_of_record_id=row.rep_id,
                 customer_class=row.customer_class,
                 service_address=row.service_address,
+                occupant_since=row.occupant_since,
             )
             for row in new_rows
         ]
@@ -269,7 +308,8 @@ def _premise_chunk_write(new_rows, exchanges, changed, *, effective_date):
     )
     if changed:
         Premise.objects.bulk_update(
-            changed, ["rep_of_record", "customer_class", "service_address", "updated_at"]
+            changed,
+            ["rep_of_record", "customer_class", "service_address", "occupant_since", "updated_at"],
         )
 
 
@@ -410,7 +450,10 @@ def _usage_chunk_apply(chunk, *, counts):
 
 
 def _parsed(path, columns, parse):
-    """Yield ``(line, row, None)`` or ``(line, None, reason)`` for each data line."""
+    """Yield ``(line, row, None)`` or ``(line, None, reason)`` for each data line.
+
+    ``columns`` are the required ones, or ``(required, optional)``.
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -433,6 +476,9 @@ def _parse_values(values, positions, width, parse):
 
 
 def _header(header, columns):
+    optional = ()
+    if columns and isinstance(columns[0], tuple):
+        columns, optional = columns
     if header is None:
         raise FeedRejected([(1, f"the file is empty; the header {','.join(columns)} is required")])
     names = [name.strip().lower() for name in header]
@@ -441,7 +487,8 @@ def _header(header, columns):
         raise FeedRejected(
             [(1, f"header lacks {', '.join(missing)}; expected {','.join(columns)}")]
         )
-    return {column: names.index(column) for column in columns}, len(names)
+    present = [*columns, *(column for column in optional if column in names)]
+    return {column: names.index(column) for column in present}, len(names)
 
 
 def _problems(parsed, *, key, duplicate):

@@ -64,6 +64,9 @@ class Premise(models.Model):
     )
     customer_class = models.CharField(max_length=12, choices=CustomerClass.choices)
     service_address = models.CharField(max_length=300)
+    # The current customer's move-in date (the TDU's feed): an agreement made
+    # before it was made by someone who no longer lives here (glossary, B13).
+    occupant_since = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -107,6 +107,26 @@ def max_term_months_for(*, all_large_commercial: bool, policy: TermPolicy) -> in
     return term_limit_months(large_commercial=all_large_commercial, policy=policy)
 
 
+# --- Move-ins (glossary, "move-in ends consent") ---------------------------------
+
+_occupant_subscribers = []
+
+
+def occupants_changed_subscribe(subscriber) -> None:
+    """Call ``subscriber(premise_ids=[...], now=)`` when premises get a new
+    ``occupant_since``, in the transaction that wrote it (affirmations ends the
+    former customer's agreements): this app knows nothing of who listens."""
+    if subscriber not in _occupant_subscribers:
+        _occupant_subscribers.append(subscriber)
+
+
+def occupants_changed_notify(*, premise_ids, now: datetime) -> None:
+    """Tell the subscribers that these premises have a new occupant since
+    (their ``occupant_since`` is already written)."""
+    for subscriber in _occupant_subscribers:
+        subscriber(premise_ids=list(premise_ids), now=now)
+
+
 # --- Premise authentication (R3, R18) ---------------------------------------
 
 

@@ -11,7 +11,8 @@ from premises.identifiers import (
 
 from ..delivery import affirmation_email_status
 from ..masking import mask_email
-from ..models import AgreementStatus, EndedBy, Language
+from ..models import OPEN_STATUSES, AgreementStatus, EndedBy, Language
+from ..rules import OCCUPANT_CHANGED
 from ..services import MAX_PREMISES
 
 
@@ -118,6 +119,14 @@ class AgreementOutput(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
     ended_by = serializers.ChoiceField(choices=EndedBy.choices, allow_blank=True)
     end_reason = serializers.CharField(allow_blank=True)
+    ended_reason = serializers.SerializerMethodField(
+        help_text=(
+            "Why an ended agreement ended, as a code: `occupant_changed` (a new customer moved "
+            "in), `customer`, `csp`, `committee`, `commission` or `system` (who ended it), or "
+            "the final status (`opted_out`, `reported_spam`, `timed_out`, `term_ended`); null "
+            "while open."
+        )
+    )
     renewals = RenewalOutput(many=True, source="renewals.all")
     affirmation_email_status = serializers.SerializerMethodField(
         help_text=(
@@ -129,6 +138,15 @@ class AgreementOutput(serializers.Serializer):
 
     def get_customer_email_masked(self, agreement) -> str:
         return mask_email(agreement.customer_email)
+
+    def get_ended_reason(self, agreement) -> str | None:
+        if agreement.status in OPEN_STATUSES:
+            return None
+        if agreement.end_reason == OCCUPANT_CHANGED:
+            return OCCUPANT_CHANGED
+        if agreement.status in (AgreementStatus.TERMINATED, AgreementStatus.REVOKED):
+            return agreement.ended_by or str(agreement.status)
+        return str(agreement.status)
 
     def get_affirmation_email_status(self, agreement) -> str:
         return affirmation_email_status(agreement)

@@ -18,8 +18,9 @@ from ..models import (
     RecordEvent,
 )
 from ..records import record_append
+from ..rules import made_before_move_in, premises_occupants_since
 from ..transitions import agreements_transition
-from .errors import DecisionAlreadyMade, DisclosureOutdated, RequestTimedOut
+from .errors import AgreementNotOpen, DecisionAlreadyMade, DisclosureOutdated, RequestTimedOut
 from .requests import lock_active_csp
 
 # --- The customer's decision (R6–R8, R10, R13) -------------------------------------------
@@ -73,6 +74,10 @@ def agreement_opt_in(*, agreement, actor, disclosure, now):
         # this opt-in sees it.
         lock_active_csp(agreement.csp)
         locked = _lock_undecided(agreement, now)
+        # A new customer moved in after the request (the import ends it too;
+        # this guards an import between the page and the click).
+        if made_before_move_in(locked, premises_occupants_since(locked)):
+            raise AgreementNotOpen("A new customer has moved in since this request was made.")
         check_disclosure(disclosure)
         start, end = now, term_end(now, locked.term_months)
         remind_every = timedelta(days=TermPolicy.current().sharing_reminder_days)

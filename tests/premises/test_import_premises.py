@@ -275,3 +275,59 @@ def test_the_database_refuses_a_meter_removed_before_it_was_installed(feed):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Meter.objects.update(removed_on=date(2020, 1, 1))
+
+
+# --- occupant_since: the current customer's move-in date (glossary B13) ---------------
+
+OCCUPANT_HEADER = f"{HEADER},occupant_since"
+
+
+def test_the_optional_occupant_since_column_sets_the_move_in_date(feed):
+    run(
+        feed(
+            f"{ONCOR_ID},111222333,10004,residential,1 Main St,2025-06-15",
+            f"{CENTERPOINT_ID},444555666,10166X,commercial,2 Main St,",
+            header=OCCUPANT_HEADER,
+        )
+    )
+
+    assert Premise.objects.get(esi_id=ONCOR_ID).occupant_since == date(2025, 6, 15)
+    assert Premise.objects.get(esi_id=CENTERPOINT_ID).occupant_since is None
+
+
+def test_a_new_move_in_date_is_counted_and_a_blank_one_keeps_the_known_date(feed):
+    run(
+        feed(f"{ONCOR_ID},111222333,10004,residential,1 Main St,2025-06-15", header=OCCUPANT_HEADER)
+    )
+
+    moved = run(
+        feed(f"{ONCOR_ID},111222333,10004,residential,1 Main St,2026-02-01", header=OCCUPANT_HEADER)
+    )
+    blank = run(feed(f"{ONCOR_ID},111222333,10004,residential,1 Main St,", header=OCCUPANT_HEADER))
+    without_column = run(feed(f"{ONCOR_ID},111222333,10004,residential,1 Main St"))
+
+    assert "0 unchanged, 1 move ins" in moved
+    assert "1 unchanged, 0 move ins" in blank
+    assert "1 unchanged, 0 move ins" in without_column
+    assert Premise.objects.get().occupant_since == date(2026, 2, 1)
+
+
+def test_a_move_in_date_in_the_future_or_malformed_is_a_bad_row_and_nothing_is_loaded(feed):
+    # The clock reads 1 March in Texas (already 2 March in UTC): the 2nd is the future.
+    errors, message = refuse(
+        feed(
+            f"{ONCOR_ID},111222333,10004,residential,1 Main St,2026-03-01",
+            f"{CENTERPOINT_ID},444555666,10166X,commercial,2 Main St,2026-03-02",
+            "10443720009999999,123,10004,residential,3 Main St,03/01/2026",
+            "10443720008888888,123,10004,residential,4 Main St,2026-02-30",
+            header=OCCUPANT_HEADER,
+        )
+    )
+
+    assert errors.splitlines() == [
+        "line 3: occupant_since 2026-03-02 is in the future",
+        "line 4: occupant_since must be YYYY-MM-DD, not '03/01/2026'",
+        "line 5: occupant_since must be YYYY-MM-DD, not '2026-02-30'",
+    ]
+    assert "3 problem(s); nothing was imported" in message
+    assert not Premise.objects.exists()
