@@ -52,9 +52,13 @@ def _queue(kind, agreement, context, now, *, to=None, deliver_until=None):
 
 
 def _request_context(agreement, premises, link_url):
+    # The CSP's own words in the customer's language; the other one only if it
+    # gave none (and then marked with ``lang``).
+    scope_of_use, scope_lang = agreement.csp.scope_of_use_in(agreement.language)
     return {
         **_context(agreement, premises),
-        "scope_of_use": agreement.csp.scope_of_use,
+        "scope_of_use": scope_of_use,
+        "scope_lang": scope_lang,
         "link_url": link_url,
         "deadline_words": deadline_in_words(agreement.affirmation_expires_at, agreement.language),
     }

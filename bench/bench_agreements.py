@@ -98,7 +98,10 @@ def _prepare(args):
 def _new_key():
     now = timezone.now()
     email = f"bench-{now:%Y%m%d%H%M%S%f}@example.com"
-    csp, _ = csp_create_approved(name="Bench Advice", email=email, now=now)
+    csp, _ = csp_create_approved(
+        name="Bench Advice", email=email, now=now,
+        facts={"scope_of_use": "Bench advice.", "scope_of_use_es": "Asesoría de prueba."},
+    )  # fmt: skip
     _, key = csp_issue_key(csp=csp, now=now, name="bench")
     return key
 

@@ -108,7 +108,10 @@ def _facts(rng, count):
 
 def _bench_key():
     now = timezone.now()
-    csp, _ = csp_create_approved(name="Benchmark CSP", email="bench@bench.example", now=now)
+    csp, _ = csp_create_approved(
+        name="Benchmark CSP", email="bench@bench.example", now=now,
+        facts={"scope_of_use": "Bench advice.", "scope_of_use_es": "Asesoría de prueba."},
+    )  # fmt: skip
     _, key = csp_rotate_keys(csp=csp, now=now, name="bench_api")
     return key
 

@@ -96,10 +96,12 @@ def _load(args, now):
     _step("CSPs", """
         INSERT INTO csp_registry_csp (legal_name, dba_name, duns_number, puct_registration_number,
             contact_name, contact_email, contact_phone, notice_email, mailing_address,
-            website_url, privacy_policy_url, scope_of_use, registered_ip_ranges, status,
+            website_url, privacy_policy_url, scope_of_use, scope_of_use_es, registered_ip_ranges,
+            status,
             status_changed_at, created_at)
         SELECT 'Bench CSP ' || g, '', '000000000', '', 'Bench', 'ops@csp' || g || '.example',
                '', 'legal@csp' || g || '.example', '-', '', 'https://example.com/p', 'bench',
+               'bench',
                CASE WHEN g %% 10 = 0 THEN '10.' || g || '.0.0/16' ELSE '' END,
                'active', %s, %s
         FROM generate_series(1, %s) g""", [start, start, CSPS])  # fmt: skip

@@ -90,9 +90,9 @@ def _load(count, now):
             INSERT INTO csp_registry_csp (legal_name, dba_name, duns_number,
                 puct_registration_number, contact_name, contact_email, contact_phone,
                 notice_email, mailing_address, website_url, privacy_policy_url, scope_of_use,
-                registered_ip_ranges, status, status_changed_at, created_at)
+                scope_of_use_es, registered_ip_ranges, status, status_changed_at, created_at)
             SELECT 'Bench CSP ' || g, '', '000000000', '', 'Bench', 'bench' || g || '@example.com',
-                   '', 'bench@example.com', '-', '', 'https://example.com/p', 'bench', '',
+                   '', 'bench@example.com', '-', '', 'https://example.com/p', 'bench', 'bench', '',
                    'active', %s, %s
             FROM generate_series(1, %s) g
             """,

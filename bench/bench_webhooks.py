@@ -172,8 +172,9 @@ def _certificate(folder):
 def _new_csp(label):
     now = timezone.now()
     csp, _ = csp_create_approved(
-        name=f"Bench {label}", email=f"bench-{label}-{now:%Y%m%d%H%M%S%f}@example.com", now=now
-    )
+        name=f"Bench {label}", email=f"bench-{label}-{now:%Y%m%d%H%M%S%f}@example.com", now=now,
+        facts={"scope_of_use": "Bench advice.", "scope_of_use_es": "Asesoría de prueba."},
+    )  # fmt: skip
     return csp
 
 

@@ -120,7 +120,10 @@ class CspStatusChangeInline(ReadOnlyInline):
 
 @admin.register(Csp)
 class CspAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "status", "contact_email", "created_at", "status_changed_at"]
+    list_display = [
+        "display_name", "status", "scope_of_use_in_both", "contact_email", "created_at",
+        "status_changed_at",
+    ]  # fmt: skip
     list_filter = ["status"]
     search_fields = ["legal_name", "dba_name", "contact_email", "duns_number"]
     readonly_fields = ["status", "status_changed_at", "created_at"]
@@ -130,6 +133,11 @@ class CspAdmin(admin.ModelAdmin):
 
     has_review_permission = permission_check("csp_registry.review_csp")
     has_enforce_permission = permission_check("csp_registry.enforce_csp")
+
+    @admin.display(boolean=True, description="scope of use in English and Spanish")
+    def scope_of_use_in_both(self, obj):
+        # Without both, the CSP cannot start requests (``create_csp`` leaves them blank).
+        return obj.has_scope_of_use
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke, never delete

@@ -12,6 +12,7 @@ from smt_portal.challenge import CHALLENGE_MESSAGES
 from .models import Csp
 
 _DUNS = re.compile(r"^\d{9}$")
+REQUIRED_FACTS = ("duns_number", "mailing_address", "scope_of_use", "scope_of_use_es")
 
 
 class CspApplicationForm(AltchaMixin, forms.ModelForm):
@@ -41,14 +42,24 @@ class CspApplicationForm(AltchaMixin, forms.ModelForm):
             "website_url",
             "privacy_policy_url",
             "scope_of_use",
+            "scope_of_use_es",
             "registered_ip_ranges",
         ]
         widgets = {
             "mailing_address": forms.Textarea(attrs={"rows": 3}),
-            "scope_of_use": forms.Textarea(attrs={"rows": 6}),
+            "scope_of_use": forms.Textarea(attrs={"rows": 6, "lang": "en"}),
+            "scope_of_use_es": forms.Textarea(attrs={"rows": 6, "lang": "es"}),
             "registered_ip_ranges": forms.Textarea(attrs={"rows": 3}),
         }
+        labels = {
+            "scope_of_use": _("How you will use the data, in English"),
+            "scope_of_use_es": _("How you will use the data, in Spanish"),
+        }
         help_texts = {
+            "scope_of_use": _(
+                "Customers read it word for word before they decide, each in their language."
+            ),
+            "scope_of_use_es": _("The same statement in Spanish, for Spanish-speaking customers."),
             "notice_email": _("Where enforcement notices (e.g. a suspension) are sent."),
             "duns_number": _("Nine digits."),
         }
@@ -56,6 +67,9 @@ class CspApplicationForm(AltchaMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["altcha"].widget.language = get_language()
+        # Blank-able in the model (``create_csp`` invents nothing), never here.
+        for name in REQUIRED_FACTS:
+            self.fields[name].required = True
 
     def application(self):
         """The cleaned values of the CSP's own fields (not the challenge)."""

@@ -157,7 +157,8 @@ class Csp(models.Model):
 
     legal_name = models.CharField(max_length=200)
     dba_name = models.CharField("DBA", max_length=200, blank=True)
-    duns_number = models.CharField("DUNS number", max_length=13)
+    # Blank only until staff enter it: nothing is invented (``create_csp``).
+    duns_number = models.CharField("DUNS number", max_length=13, blank=True)
     puct_registration_number = models.CharField(
         "PUCT registration number", max_length=20, blank=True
     )
@@ -166,11 +167,21 @@ class Csp(models.Model):
     contact_phone = models.CharField(max_length=40)
     # Enforcement notices (R21) go here, not to the day-to-day contact.
     notice_email = models.EmailField()
-    mailing_address = models.TextField()
+    mailing_address = models.TextField(blank=True)
     website_url = models.URLField(blank=True)
-    privacy_policy_url = models.URLField("privacy policy URL")
+    privacy_policy_url = models.URLField("privacy policy URL", blank=True)
+    # Shown to customers word for word, each in its language. Without both the
+    # CSP cannot start requests (``has_scope_of_use``).
     scope_of_use = models.TextField(
-        help_text="What the CSP will do with the data, shown to customers word for word."
+        "scope of use (English)",
+        blank=True,
+        help_text="What the CSP will do with the data, in English, shown to customers word "
+        "for word. Requests cannot start while this or the Spanish one is empty.",
+    )
+    scope_of_use_es = models.TextField(
+        "scope of use (Spanish)",
+        blank=True,
+        help_text="The same statement in Spanish, shown to Spanish-speaking customers.",
     )
     registered_ip_ranges = IpRangesField(
         "registered source IP ranges",
@@ -205,6 +216,20 @@ class Csp(models.Model):
     @property
     def display_name(self):
         return self.dba_name or self.legal_name
+
+    @property
+    def has_scope_of_use(self):
+        """Its statement of how it will use the data exists in English and Spanish."""
+        return bool(self.scope_of_use.strip() and self.scope_of_use_es.strip())
+
+    def scope_of_use_in(self, language):
+        """``(text, language of the text)``: the statement in ``language`` when
+        the CSP gave one, else the other (which the page must mark with ``lang``)."""
+        if language == "es" and self.scope_of_use_es.strip():
+            return self.scope_of_use_es, "es"
+        if self.scope_of_use.strip():
+            return self.scope_of_use, "en"
+        return self.scope_of_use_es, "es"
 
     @property
     def is_active(self):

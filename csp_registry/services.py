@@ -7,7 +7,6 @@ all call these functions.
 """
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -167,12 +166,24 @@ def csp_revoke(*, csp, now, reason, actor):
     return change
 
 
+# The facts ``create_csp`` takes (the contract's options), stored as given.
+CREATE_FACTS = frozenset(
+    {"scope_of_use", "scope_of_use_es", "website_url", "privacy_policy_url", "duns_number"}
+)
+
+
 class CspConflictError(Exception):
     """Another registration already holds that contact email."""
 
 
-def csp_create_approved(*, name, email, now):
+def csp_create_approved(*, name, email, now, facts=None):
     """An active CSP for ``create_csp``: ``(csp, created)``.
+
+    ``facts`` are the registration facts the caller knows (``scope_of_use``,
+    ``scope_of_use_es``, ``website_url``, ``privacy_policy_url``,
+    ``duns_number``); nothing else is invented: what is missing stays blank
+    for staff to add, and without a scope of use in both languages the CSP
+    cannot start requests.
 
     Run again for the same provider it returns the CSP it made. Any other
     registration with that email — an application waiting for review, a
@@ -182,7 +193,7 @@ def csp_create_approved(*, name, email, now):
     """
     existing = Csp.objects.filter(contact_email__iexact=email).order_by("pk").first()
     if existing is None:
-        return _csp_create_active(name=name, email=email, now=now), True
+        return _csp_create_active(name=name, email=email, now=now, facts=facts or {}), True
     if existing.status != CspStatus.ACTIVE:
         raise CspConflictError(
             f"CSP #{existing.pk} with that email is {existing.status}: "
@@ -196,20 +207,18 @@ def csp_create_approved(*, name, email, now):
     return existing, False
 
 
-def _csp_create_active(*, name, email, now):
-    domain = urlsplit(f"//{email.rpartition('@')[2]}").hostname or "example.com"
+def _csp_create_active(*, name, email, now, facts):
+    unknown = set(facts) - CREATE_FACTS
+    if unknown:
+        raise TypeError(f"not registration facts: {sorted(unknown)}")
     with transaction.atomic():
         csp = Csp.objects.create(
             legal_name=name,
-            duns_number="000000000",
             contact_name=name,
             contact_email=email,
             contact_phone="",
             notice_email=email,
-            mailing_address="(not yet provided)",
-            website_url=f"https://{domain}/",
-            privacy_policy_url=f"https://{domain}/privacy",
-            scope_of_use=f"{name} has not yet described how it will use your data.",
+            **facts,
             status=CspStatus.PENDING_REVIEW,
             status_changed_at=now,
         )

@@ -90,7 +90,13 @@ def providers(request):
         .annotate(upheld_reports=Coalesce(Subquery(upheld, output_field=IntegerField()), 0))
         .order_by("legal_name")
         .only(
-            "legal_name", "dba_name", "status", "status_changed_at", "scope_of_use", "website_url"
+            "legal_name",
+            "dba_name",
+            "status",
+            "status_changed_at",
+            "scope_of_use",
+            "scope_of_use_es",
+            "website_url",
         )  # fmt: skip
     )
     words = texts(language)

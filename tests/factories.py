@@ -146,5 +146,6 @@ def make_csp(*, legal_name="Bright Advice LLC", status=CspStatus.ACTIVE, **field
         "mailing_address": "1 Congress Ave, Austin, TX 78701",
         "privacy_policy_url": "https://bright-advice.example/privacy",
         "scope_of_use": "Energy efficiency advice.",
+        "scope_of_use_es": "Asesoría de eficiencia energética.",
     }
     return Csp.objects.create(legal_name=legal_name, status=status, **{**defaults, **fields})

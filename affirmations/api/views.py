@@ -34,6 +34,7 @@ from .serializers import (
 
 STATUS_FOR_ERROR = {
     services.CspNotActive: 403,
+    services.CspProfileIncomplete: 403,
     services.AuthenticationFailed: 422,
     services.TermExceedsLimit: 422,
     services.DuplicateAgreement: 409,

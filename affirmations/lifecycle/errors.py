@@ -18,6 +18,13 @@ class CspNotActive(AgreementError):
     code = "csp_not_active"
 
 
+class CspProfileIncomplete(AgreementError):
+    """The CSP's statement of how it will use the data is missing in English or
+    Spanish: customers must read it in their language before deciding."""
+
+    code = "csp_profile_incomplete"
+
+
 class AuthenticationFailed(AgreementError):
     code = "authentication_failed"
 

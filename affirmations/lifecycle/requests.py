@@ -25,6 +25,7 @@ from .errors import (
     AgreementNotPending,
     AuthenticationFailed,
     CspNotActive,
+    CspProfileIncomplete,
     DuplicateAgreement,
     ReminderAlreadySent,
     TermExceedsLimit,
@@ -48,13 +49,19 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
     """Create a pending agreement and queue its affirmation email (R4, R6).
 
     ``premises`` are normalised ``(esi_id, meter_number, certificate_number)``
-    triples of one customer. Raises ``CspNotActive``, ``AuthenticationFailed``,
+    triples of one customer. Raises ``CspNotActive``, ``CspProfileIncomplete``
+    (its scope of use is missing in English or Spanish), ``AuthenticationFailed``,
     ``TermExceedsLimit`` or ``DuplicateAgreement``. Authentication attempts
     are recorded (for monitoring) even when the request is then refused.
     """
     _check_request_shape(premises, term_months)
     if csp.status != CspStatus.ACTIVE:
         raise CspNotActive("This CSP is not active and cannot start requests.")
+    if not csp.has_scope_of_use:
+        raise CspProfileIncomplete(
+            "This CSP's statement of how it will use the data is missing in English or "
+            "Spanish; it cannot start requests until portal staff add both."
+        )
     checked = _authenticate(csp=csp, premises=premises, ip=actor.ip, now=now)
     if term_months > checked.max_term_months:
         raise TermExceedsLimit(checked.max_term_months)

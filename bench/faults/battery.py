@@ -302,8 +302,9 @@ class Battery:
             "--samples", "0", "--workers", "2",
         )  # fmt: skip
         out = self.portal.manage(
-            "create_csp", "--name", "Fault Battery Advisors LLC", "--email", "api@battery.example"
-        )
+            "create_csp", "--name", "Fault Battery Advisors LLC", "--email", "api@battery.example",
+            "--scope-of-use", "Energy advice.", "--scope-of-use-es", "Asesoría energética.",
+        )  # fmt: skip
         self.key = out.strip().splitlines()[-1].strip()
         self.pool = self._premises()
         self.portal.start_web()

@@ -20,7 +20,9 @@ _COMMON_ERRORS = {
     "401": "`unauthenticated`: no API key, or one that is wrong, revoked or expired.",
     "403": (
         "`csp_not_active`: the provider is pending review, suspended or revoked; "
-        "`ip_not_registered`: the call comes from outside the provider's registered ranges."
+        "`ip_not_registered`: the call comes from outside the provider's registered ranges; "
+        "`csp_profile_incomplete` (starting a request): the provider's statement of how it "
+        "will use the data is missing in English or Spanish until staff add it."
     ),
     "406": "`not_acceptable`: the client does not accept JSON.",
     "429": (

@@ -74,3 +74,37 @@ def test_another_providers_email_under_a_new_name_is_refused(active_csp):
     with pytest.raises(CommandError, match="already has that email"):
         _run("--name", "Impostor LLC", "--email", active_csp.contact_email.upper(), "--rotate-key")
     assert Csp.objects.count() == 1
+
+
+def test_it_invents_no_registration_facts_and_says_requests_wait_for_the_scope_of_use():
+    output = _run("--name", "Acme Energy", "--email", "api@acme.example")
+    csp = Csp.objects.get()
+    assert (csp.duns_number, csp.website_url, csp.privacy_policy_url) == ("", "", "")
+    assert (csp.scope_of_use, csp.scope_of_use_es, csp.mailing_address) == ("", "", "")
+    assert "cannot start requests until staff add its scope of use" in output
+
+
+def test_it_stores_the_facts_the_contract_names():
+    output = _run(
+        "--name", "Acme Energy", "--email", "api@acme.example",
+        "--scope-of-use", "Plan advice.", "--scope-of-use-es", "Consejos de planes.",
+        "--website", "https://acme.example/", "--privacy-url", "https://acme.example/privacy",
+        "--duns", "12-345-6789",
+    )  # fmt: skip
+    csp = Csp.objects.get()
+    assert (csp.scope_of_use, csp.scope_of_use_es) == ("Plan advice.", "Consejos de planes.")
+    assert csp.website_url == "https://acme.example/"
+    assert csp.privacy_policy_url == "https://acme.example/privacy"
+    assert csp.duns_number == "123456789"
+    assert "cannot start requests" not in output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--duns", "12345", "nine digits"), ("--website", "acme", "https://"),
+     ("--privacy-url", "http://acme.example/p", "https://")],
+)  # fmt: skip
+def test_bad_facts_are_refused_and_nothing_is_created(option, value, message):
+    with pytest.raises(CommandError, match=message):
+        _run("--name", "Acme", "--email", "api@acme.example", option, value)
+    assert not Csp.objects.exists()

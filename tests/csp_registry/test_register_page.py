@@ -22,6 +22,7 @@ APPLICATION = {
     "website_url": "https://sunny-side.example",
     "privacy_policy_url": "https://sunny-side.example/privacy",
     "scope_of_use": "We size solar panels from your past year of usage.",
+    "scope_of_use_es": "Dimensionamos paneles solares con su consumo del último año.",
     "registered_ip_ranges": "203.0.113.0/24",
 }
 
@@ -131,6 +132,9 @@ def test_a_forged_or_replayed_solution_is_refused(client):
         ("privacy_policy_url", "nope"),
         ("registered_ip_ranges", "10.0.0.0/99"),
         ("scope_of_use", ""),
+        ("scope_of_use_es", ""),
+        ("duns_number", ""),
+        ("mailing_address", ""),
         ("contact_phone", "555"),
     ],
 )

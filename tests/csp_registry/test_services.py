@@ -47,6 +47,7 @@ APPLICATION = {
     "mailing_address": "5 Oak St, Austin, TX 78702",
     "privacy_policy_url": "https://sunny-side.example/privacy",
     "scope_of_use": "We size solar panels from your past year of usage.",
+    "scope_of_use_es": "Dimensionamos paneles solares con su consumo del último año.",
 }
 
 
@@ -199,12 +200,24 @@ def test_rotation_revokes_every_old_key_and_issues_one_new():
 def test_create_approved_makes_an_active_csp_once_per_email():
     csp, created = csp_create_approved(name="Acme Energy", email="api@acme.example", now=NOW)
     assert created and csp.status == CspStatus.ACTIVE
-    assert csp.privacy_policy_url == "https://acme.example/privacy"
+    # Nothing invented: what the caller did not give stays blank for staff.
+    assert (csp.privacy_policy_url, csp.duns_number, csp.scope_of_use) == ("", "", "")
     assert list(csp.status_changes.values_list("to_status", flat=True)) == ["active"]
     again, created_again = csp_create_approved(
         name="ACME ENERGY", email="API@acme.example", now=NOW
     )
     assert (again, created_again) == (csp, False)
+
+
+def test_create_approved_stores_the_facts_it_is_given():
+    facts = {
+        "scope_of_use": "Plan advice.", "scope_of_use_es": "Consejos de planes.",
+        "website_url": "https://acme.example/", "privacy_policy_url": "https://acme.example/p",
+        "duns_number": "123456789",
+    }  # fmt: skip
+    csp, _ = csp_create_approved(name="Acme", email="api@acme.example", now=NOW, facts=facts)
+    assert {name: getattr(csp, name) for name in facts} == facts
+    assert csp.has_scope_of_use
 
 
 def test_the_purge_forgets_only_expired_idempotency_keys():

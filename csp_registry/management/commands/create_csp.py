@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="legal name of the provider")
         parser.add_argument("--email", required=True, help="contact and notice email")
         parser.add_argument(
+            "--scope-of-use", default="", help="how it will use the data, in English"
+        )
+        parser.add_argument(
+            "--scope-of-use-es", default="", help="how it will use the data, in Spanish"
+        )
+        parser.add_argument("--website", default="", help="its website (https://…)")
+        parser.add_argument("--privacy-url", default="", help="its privacy policy (https://…)")
+        parser.add_argument("--duns", default="", help="its DUNS number (nine digits)")
+        parser.add_argument(
             "--rotate-key",
             action="store_true",
             help="for an existing CSP: revoke all its keys and print a new one",
@@ -33,10 +42,11 @@ class Command(BaseCommand):
             validate_email(email)
         except ValidationError:
             raise CommandError(f"{email!r} is not an email address") from None
+        facts = _facts(options)
         now = timezone.now()
         with transaction.atomic():
             try:
-                csp, created = csp_create_approved(name=name, email=email, now=now)
+                csp, created = csp_create_approved(name=name, email=email, now=now, facts=facts)
             except CspConflictError as exc:
                 raise CommandError(str(exc)) from None
             if created:
@@ -50,8 +60,35 @@ class Command(BaseCommand):
     def _report(self, csp, created, full_key):
         verb = "Created" if created else "Exists:"
         self.stdout.write(f"{verb} CSP #{csp.pk} {csp} <{csp.contact_email}>, status {csp.status}")
+        if not csp.has_scope_of_use:
+            self.stdout.write(
+                "It cannot start requests until staff add its scope of use in English and "
+                "Spanish (admin: CSPs)."
+            )
         if full_key is None:
             self.stdout.write("No new key issued (use --rotate-key to replace its keys).")
             return
         self.stdout.write("API key (shown once, store it now):")
         self.stdout.write(full_key)
+
+
+def _facts(options):
+    """The registration facts given, checked; those not given are left out (blank)."""
+    facts = {
+        "scope_of_use": options["scope_of_use"].strip(),
+        "scope_of_use_es": options["scope_of_use_es"].strip(),
+        "website_url": options["website"].strip(),
+        "privacy_policy_url": options["privacy_url"].strip(),
+        "duns_number": "".join(options["duns"].split()).replace("-", ""),
+    }
+    for key, option in (("website_url", "--website"), ("privacy_policy_url", "--privacy-url")):
+        if facts[key]:
+            try:
+                URLValidator(schemes=["https"])(facts[key])
+            except ValidationError:
+                raise CommandError(f"{option}: {facts[key]!r} is not an https:// URL") from None
+    if facts["duns_number"] and not (
+        facts["duns_number"].isdigit() and len(facts["duns_number"]) == 9
+    ):
+        raise CommandError("--duns: a DUNS number has nine digits")
+    return {key: value for key, value in facts.items() if value}
