@@ -14,7 +14,9 @@ class Command(BaseCommand):
         "nothing is written. Otherwise, in one transaction: a new ESI ID becomes a premise "
         "with an active meter, a new meter number is a meter exchange, a new certificate "
         "number a switch of REP of record, and an identical row changes nothing, so the same "
-        "file can be imported again."
+        "file can be imported again. An optional column occupant_since (YYYY-MM-DD, not in the "
+        "future) is the current customer's move-in date: a new one ends every pending or "
+        "active agreement on the premise made before it (reason occupant_changed)."
     )
 
     def add_arguments(self, parser):
