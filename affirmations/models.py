@@ -54,6 +54,9 @@ class Agreement(models.Model):
     term_months = models.PositiveSmallIntegerField()
     # The limit in force when the request was made (R11), kept for the record.
     max_term_months = models.PositiveSmallIntegerField()
+    # The renewal window in force when the request was made (R12): a renewal
+    # may be asked for only in the last this many days of the current term.
+    renewal_window_days = models.PositiveSmallIntegerField(default=60)
     # Short code repeated in the email so a customer can tell a real request
     # from a phishing copy. Not a secret.
     confirmation_code = models.CharField(max_length=12)

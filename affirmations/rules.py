@@ -7,7 +7,7 @@ ended" and "does this agreement let its CSP read this premise's data" have
 one answer each.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from csp_registry.models import CspStatus
 from premises.models import Premise
@@ -82,6 +82,9 @@ def renewal_state(renewal, agreement, now):
         return "agreement_ended"
     if renewal.status == RenewalStatus.TIMED_OUT or renewal.expires_at < now:
         return "timed_out"
+    if renewal_superseded(renewal, agreement):
+        # Nothing was renewed by this request; answering it now would stack terms.
+        return "timed_out"
     if agreement.csp.status != CspStatus.ACTIVE:
         return "provider_unavailable"
     return "pending"
@@ -110,6 +113,37 @@ def can_end(agreement, now) -> bool:
 
 def renewal_can_be_answered(renewal, now) -> bool:
     return renewal.status == RenewalStatus.PENDING and renewal.expires_at >= now
+
+
+# --- Renewals (R12) ----------------------------------------------------------------------
+
+
+def renewal_window_opens(agreement) -> datetime:
+    """When the CSP may first ask to renew the current term: the same Central
+    wall time ``renewal_window_days`` days before the term ends (the window
+    stored with the agreement, so a later policy change never moves it)."""
+    local_end = agreement.term_end.astimezone(CENTRAL)
+    # Aware arithmetic in one zone keeps the wall time; UTC normalises a DST gap.
+    opens = local_end - timedelta(days=agreement.renewal_window_days)
+    return opens.astimezone(UTC).astimezone(CENTRAL)
+
+
+def renewal_window_opens_on(agreement) -> date:
+    """The local Central date the renewal window opens (the API's ``opens_on``)."""
+    return renewal_window_opens(agreement).date()
+
+
+def renewal_window_open(agreement, now) -> bool:
+    """The CSP may ask to renew now: the last days of the current term. After a
+    renewal the window is the one before the NEW term ends (one renewal per
+    term), so the time left is never more than one term plus the window."""
+    return renewal_window_opens(agreement) <= now
+
+
+def renewal_superseded(renewal, agreement) -> bool:
+    """The renewal was asked for an earlier term: the current one was renewed
+    since (by another path), and answering this one would stack a second term."""
+    return renewal.requested_at < renewal_window_opens(agreement)
 
 
 # --- Data access (R23) ------------------------------------------------------------------

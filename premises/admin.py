@@ -119,6 +119,7 @@ class TermPolicyAdmin(admin.ModelAdmin):
         "standard_max_months",
         "large_commercial_max_months",
         "large_commercial_threshold_kwh",
+        "renewal_window_days",
         "updated_at",
     )
     readonly_fields = ("updated_at",)

@@ -167,6 +167,12 @@ class TermPolicy(models.Model):
         validators=[MinValueValidator(1)],
         help_text="The customer is told this many days before the term ends.",
     )
+    renewal_window_days = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="A CSP may ask to renew only in the last this many days of the current term "
+        "(R12). Each agreement keeps the value in force when it was requested.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -43,12 +43,16 @@ STATUS_FOR_ERROR = {
     services.ReminderAlreadySent: 409,
     services.AgreementNotOpen: 409,
     services.RenewalPending: 409,
+    services.RenewalNotOpen: 409,
 }
 
 
 def _error(exc):
+    fields = None
+    if isinstance(exc, services.RenewalNotOpen):
+        fields = {"opens_on": exc.opens_on.isoformat()}
     response = error_response(
-        status=STATUS_FOR_ERROR[type(exc)], code=exc.code, message=exc.message
+        status=STATUS_FOR_ERROR[type(exc)], code=exc.code, message=exc.message, fields=fields
     )
     extra = {
         services.AuthenticationFailed: lambda: {"failed_premises": exc.indexes},
@@ -254,7 +258,10 @@ class AgreementRenewalsView(CspApiView):
         description=(
             "Large commercial customers (every premise) renew with one click for the "
             "original term; others go through the full affirmation, for the original term "
-            "cut to the policy limit. The link times out after five weekdays."
+            "cut to the policy limit. The link times out after five weekdays. A renewal "
+            "may be asked for only in the renewal window, the last days of the current term "
+            "(60 unless staff set otherwise when the agreement was requested); once renewed, "
+            "only in the window before the new term ends."
         ),
         request=RenewalCreateInput,
         responses={
@@ -263,7 +270,8 @@ class AgreementRenewalsView(CspApiView):
                 **{
                     "409": "`agreement_not_active`: only an active agreement within its term "
                     "is renewed; `renewal_pending`: a renewal is already waiting for the "
-                    "customer."
+                    "customer; `renewal_not_open`: too early, the renewal window opens on "
+                    '`fields.opens_on` (`"YYYY-MM-DD"`, Central time).'
                 }
             ),
         },

@@ -103,3 +103,16 @@ class RenewalNotPending(AgreementError):
     """The renewal was already answered, timed out, or its agreement ended."""
 
     code = "renewal_not_pending"
+
+
+class RenewalNotOpen(AgreementError):
+    """Asked before the renewal window of the current term opened (R12)."""
+
+    code = "renewal_not_open"
+
+    def __init__(self, opens_on):
+        super().__init__(
+            f"A renewal can be asked for only in the last days of the current term: "
+            f"from {opens_on.isoformat()}."
+        )
+        self.opens_on = opens_on

@@ -26,10 +26,16 @@ from ..models import (
     RenewalStatus,
 )
 from ..records import Entry, record_append, records_append_many
-from ..rules import can_end, renewal_can_be_answered
+from ..rules import (
+    can_end,
+    renewal_can_be_answered,
+    renewal_superseded,
+    renewal_window_open,
+    renewal_window_opens_on,
+)
 from ..transitions import RECORD_CHUNK
 from .decisions import check_disclosure
-from .errors import AgreementNotOpen, RenewalNotPending, RenewalPending
+from .errors import AgreementNotOpen, RenewalNotOpen, RenewalNotPending, RenewalPending
 from .links import renewal_url, termination_link_renew
 from .requests import lock_active_csp
 
@@ -45,8 +51,10 @@ def agreement_renewal_request(*, agreement, customer_email, actor, now):
     original term. Otherwise the full affirmation, for the original term cut
     to the policy limit in force now; and when the address is another one,
     the affirmed address is told, with a "this was not me" report link
-    (glossary, "Renewals"). Raises ``CspNotActive``, ``AgreementNotOpen`` or
-    ``RenewalPending`` (one open renewal at a time).
+    (glossary, "Renewals"). Raises ``CspNotActive``, ``AgreementNotOpen``,
+    ``RenewalNotOpen`` (before the last ``renewal_window_days`` of the current
+    term: one renewal per term, terms never stack) or ``RenewalPending`` (one
+    open renewal at a time).
     """
     placeholder, token_hash = sealed_tokens.sealed_token_new(LinkPurpose.RENEWAL.value)
     try:
@@ -69,6 +77,8 @@ def _lock_active_agreement(agreement, now):
     # The term-end sweep may not have run yet: the term itself decides.
     if not can_end(locked, now):
         raise AgreementNotOpen("Only an active agreement within its term can be renewed.")
+    if not renewal_window_open(locked, now):
+        raise RenewalNotOpen(renewal_window_opens_on(locked))
     return locked
 
 
@@ -166,6 +176,9 @@ def agreement_renew(*, renewal, actor, now, disclosure=None):
         pending = _renewal_pending(renewal, now)
         if not can_end(locked, now):
             raise AgreementNotOpen("The agreement ended before it was renewed.")
+        if renewal_superseded(pending, locked) or not renewal_window_open(locked, now):
+            # The term was renewed since this was asked: a second term would stack.
+            raise RenewalNotPending("This agreement's term was already renewed.")
         if pending.kind == RenewalKind.FULL_AFFIRMATION:
             check_disclosure(disclosure)
         new_end = renewal_term_end(locked.term_end, pending.term_months)

@@ -43,6 +43,7 @@ class _Authenticated:
     premises: list  # Premise rows, in request order
     large_commercial: list  # bool per premise
     max_term_months: int
+    renewal_window_days: int  # the policy's, stored with the agreement (R12)
 
 
 def agreement_request(*, csp, premises, customer_email, term_months, language, actor, now):
@@ -112,6 +113,7 @@ def _authenticate(*, csp, premises, ip, now):
         premises=[result.premise for result in results],
         large_commercial=large,
         max_term_months=max_term_months_for(all_large_commercial=all(large), policy=policy),
+        renewal_window_days=policy.renewal_window_days,
     )
 
 
@@ -167,6 +169,7 @@ def _agreement_create(*, csp, checked, customer_email, term_months, language, no
         language=language,
         term_months=term_months,
         max_term_months=checked.max_term_months,
+        renewal_window_days=checked.renewal_window_days,
         confirmation_code=confirmation_code_new(),
         created_at=now,
         affirmation_sent_at=now,

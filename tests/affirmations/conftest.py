@@ -80,6 +80,20 @@ def make_active(agreement, *, start=NOW):
     return agreement
 
 
+# A term ending 30 days after NOW: NOW is inside its 60-day renewal window (R12).
+RENEWABLE_TERM_END = datetime(2026, 12, 23, 9, 0, tzinfo=CENTRAL)
+
+
+def make_renewable(agreement):
+    """Active, and old enough that a renewal may be asked for at NOW: its term
+    started ``term_months`` before RENEWABLE_TERM_END."""
+    years, month = divmod(RENEWABLE_TERM_END.month - 1 - agreement.term_months, 12)
+    start = RENEWABLE_TERM_END.replace(year=RENEWABLE_TERM_END.year + years, month=month + 1)
+    agreement = make_active(agreement, start=start)
+    assert agreement.term_end == RENEWABLE_TERM_END
+    return agreement
+
+
 # --- The customer's side: disclosures, the bot challenge, opening emailed links ----------
 
 

@@ -1,11 +1,23 @@
 """POST /api/v1/agreements/{id}/renewals/ (R12; contract: 201, 409, 403)."""
 
+from datetime import datetime
+
 import pytest
 
+from affirmations import services
 from affirmations.models import Renewal
 from outbox.models import OutboundEmail
+from smt_portal.actors import Actor
+from smt_portal.calendar import CENTRAL
 
-from .conftest import large_commercial, make_active, request_agreement, residential
+from .conftest import (
+    NOW,
+    large_commercial,
+    make_active,
+    make_renewable,
+    request_agreement,
+    residential,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 # request_agreement's address, as a CSP may retype it.
@@ -19,7 +31,7 @@ def _url(agreement):
 def test_renewing_an_active_agreement_queues_the_email(
     csp_api, mailoutbox, django_capture_on_commit_callbacks
 ):
-    agreement = make_active(request_agreement(csp_api.csp, large_commercial(), term_months=24))
+    agreement = make_renewable(request_agreement(csp_api.csp, large_commercial(), term_months=24))
     with django_capture_on_commit_callbacks(execute=True):
         response = csp_api.post(_url(agreement), BODY, format="json")
 
@@ -32,7 +44,7 @@ def test_renewing_an_active_agreement_queues_the_email(
 
 
 def test_a_large_commercial_renewal_to_another_address_needs_the_full_affirmation(csp_api):
-    agreement = make_active(request_agreement(csp_api.csp, large_commercial(), term_months=24))
+    agreement = make_renewable(request_agreement(csp_api.csp, large_commercial(), term_months=24))
     body = {"customer_email": "new.owner@example.net"}
 
     response = csp_api.post(_url(agreement), body, format="json")
@@ -43,7 +55,7 @@ def test_a_large_commercial_renewal_to_another_address_needs_the_full_affirmatio
 
 
 def test_a_renewal_to_another_address_tells_the_affirmed_address(csp_api):
-    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    agreement = make_renewable(request_agreement(csp_api.csp, residential()))
 
     response = csp_api.post(_url(agreement), {"customer_email": "csp.inbox@example.org"},
                             format="json")  # fmt: skip
@@ -56,7 +68,7 @@ def test_a_renewal_to_another_address_tells_the_affirmed_address(csp_api):
 
 
 def test_a_second_renewal_while_one_is_open_is_a_conflict(csp_api):
-    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    agreement = make_renewable(request_agreement(csp_api.csp, residential()))
     assert csp_api.post(_url(agreement), BODY, format="json").status_code == 201
     response = csp_api.post(_url(agreement), BODY, format="json")
     assert response.status_code == 409
@@ -90,9 +102,47 @@ def test_the_email_address_is_required(csp_api):
 
 
 def test_an_idempotency_key_replays_the_first_answer(csp_api):
-    agreement = make_active(request_agreement(csp_api.csp, residential()))
+    agreement = make_renewable(request_agreement(csp_api.csp, residential()))
     first = csp_api.post(_url(agreement), BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = csp_api.post(_url(agreement), BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
+    assert Renewal.objects.count() == 1
+
+
+def test_a_renewal_asked_before_the_window_is_refused_with_the_date_it_opens(csp_api):
+    # Seconds after the opt-in: the term ends 2027-11-23 09:00 Central.
+    agreement = make_active(request_agreement(csp_api.csp, residential()), start=NOW)
+
+    response = csp_api.post(_url(agreement), BODY, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "renewal_not_open"
+    assert response.json()["error"]["fields"] == {"opens_on": "2027-09-24"}
+    assert Renewal.objects.count() == 0
+    assert not OutboundEmail.objects.filter(kind="renewal_request").exists()
+
+
+def test_the_opening_date_is_the_local_central_date(csp_api):
+    # The term ends 20:00 Central on 2027-03-01; the window opens 60 days earlier,
+    # 20:00 Central on 2026-12-31, which is already 2027-01-01 in UTC.
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=CENTRAL)
+    agreement = make_active(request_agreement(csp_api.csp, residential()), start=start)
+
+    response = csp_api.post(_url(agreement), BODY, format="json")
+
+    assert response.json()["error"]["fields"] == {"opens_on": "2026-12-31"}
+
+
+def test_a_large_commercial_agreement_is_renewed_once_per_term(csp_api):
+    agreement = make_renewable(request_agreement(csp_api.csp, large_commercial(), term_months=36))
+    renewal = Renewal.objects.get(
+        pk=csp_api.post(_url(agreement), BODY, format="json").json()["id"]
+    )
+    services.agreement_renew(renewal=renewal, actor=Actor.customer(ip="198.51.100.7"), now=NOW)
+
+    response = csp_api.post(_url(agreement), BODY, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["fields"] == {"opens_on": "2029-10-24"}
     assert Renewal.objects.count() == 1

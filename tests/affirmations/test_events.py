@@ -24,6 +24,7 @@ from .conftest import (
     NOW,
     large_commercial,
     make_active,
+    make_renewable,
     request_agreement,
     residential,
 )
@@ -129,14 +130,14 @@ def test_a_change_rolled_back_leaves_no_event(active_csp):
 
 
 def test_renewing_and_declining_a_renewal_emit_their_events(active_csp):
-    renewed = make_active(request_agreement(active_csp, large_commercial(), term_months=36))
+    renewed = make_renewable(request_agreement(active_csp, large_commercial(), term_months=36))
     renewal = services.agreement_renewal_request(
         agreement=renewed, customer_email=renewed.customer_email, actor=STAFF, now=NOW
     )
     services.agreement_renew(renewal=renewal, now=NOW, **WHO)
     assert only_event(renewed, EventType.AGREEMENT_RENEWED)["renewals"][0]["status"] == "renewed"
 
-    declined = make_active(request_agreement(active_csp, large_commercial(), term_months=36))
+    declined = make_renewable(request_agreement(active_csp, large_commercial(), term_months=36))
     renewal = services.agreement_renewal_request(
         agreement=declined, customer_email=declined.customer_email, actor=STAFF, now=NOW
     )

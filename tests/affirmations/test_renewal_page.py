@@ -12,8 +12,9 @@ from smt_portal.actors import Actor
 
 from .conftest import (
     DEADLINE,
+    NOW,
     large_commercial,
-    make_active,
+    make_renewable,
     open_emailed_link,
     request_agreement,
     residential,
@@ -32,7 +33,7 @@ def _renewal_for(agreement):
         agreement=agreement,
         customer_email=agreement.customer_email,
         actor=Actor.csp(agreement.csp),
-        now=agreement.term_start,
+        now=NOW,  # in the last 60 days of the term
     )
 
 
@@ -43,13 +44,13 @@ def _open(client, renewal):
 
 @pytest.fixture
 def one_click(active_csp):
-    agreement = make_active(request_agreement(active_csp, large_commercial(), term_months=24))
+    agreement = make_renewable(request_agreement(active_csp, large_commercial(), term_months=24))
     return _renewal_for(agreement)
 
 
 @pytest.fixture
 def full(active_csp):
-    agreement = make_active(request_agreement(active_csp, residential(), term_months=12))
+    agreement = make_renewable(request_agreement(active_csp, residential(), term_months=12))
     return _renewal_for(agreement)
 
 
@@ -64,7 +65,7 @@ def test_the_one_click_page_shows_a_single_renew_button_and_a_get_renews_nothing
     assert page["Referrer-Policy"] == "same-origin" and page["Cache-Control"] == "no-store"
     assert html.count(">Renew</button>") == 1
     assert "<altcha-widget" not in html and "acknowledge" not in html
-    assert "Saturday, November 23, 2030" in html  # the new end, shown before deciding
+    assert "Saturday, December 23, 2028" in html  # the new end, shown before deciding
     one_click.refresh_from_db()
     assert one_click.status == RenewalStatus.PENDING
     assert Agreement.objects.get().renewal_count == 0
@@ -104,6 +105,18 @@ def test_a_timed_out_renewal_link_says_so(client, one_click, frozen):
     assert Agreement.objects.get().renewal_count == 0
 
 
+def test_a_renewal_whose_term_was_renewed_meanwhile_offers_nothing(client, one_click):
+    link = _open(client, one_click)
+    # Another path renewed this term since the link was sent: it must not stack.
+    renewed_end = one_click.agreement.term_end + timedelta(days=730)
+    Agreement.objects.filter(pk=one_click.agreement_id).update(term_end=renewed_end)
+
+    assert ">Renew</button>" not in client.get("/renew/").content.decode()
+    client.post("/renew/confirm/", {"link": link})
+    assert Agreement.objects.get().term_end == renewed_end
+    assert Renewal.objects.get().status == RenewalStatus.PENDING
+
+
 def test_a_renewal_of_an_agreement_that_ended_meanwhile_shows_a_clear_page(client, one_click):
     link = _open(client, one_click)
     services.agreement_terminate(
@@ -129,4 +142,4 @@ def test_declining_keeps_the_current_term(client, one_click):
 def test_the_renewal_page_speaks_spanish(client, one_click):
     _open(client, one_click)
     html = client.get("/renew/", {"lang": "es"}).content.decode()
-    assert ">Renovar</button>" in html and "noviembre de 2030" in html
+    assert ">Renovar</button>" in html and "diciembre de 2028" in html

@@ -1,6 +1,6 @@
 """Renewal services (R12): one click for large commercial, the full affirmation otherwise."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,15 +25,16 @@ from smt_portal.calendar import CENTRAL
 from .conftest import (
     DEADLINE,
     NOW,
+    RENEWABLE_TERM_END,
     large_commercial,
     make_active,
+    make_renewable,
     request_agreement,
     residential,
 )
 
 pytestmark = pytest.mark.django_db
 WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Mozilla/5.0 Tests")}
-TERM_END_24 = datetime(2028, 11, 23, 9, 0, tzinfo=CENTRAL)
 
 
 # The agreement's own address (request_agreement's), as a CSP may retype it.
@@ -48,12 +49,12 @@ def _request(agreement, email=OWN_ADDRESS, now=NOW):
 
 @pytest.fixture
 def commercial(active_csp):
-    return make_active(request_agreement(active_csp, large_commercial(), term_months=24))
+    return make_renewable(request_agreement(active_csp, large_commercial(), term_months=24))
 
 
 @pytest.fixture
 def home(active_csp):
-    return make_active(request_agreement(active_csp, residential(), term_months=12))
+    return make_renewable(request_agreement(active_csp, residential(), term_months=12))
 
 
 def test_a_large_commercial_renewal_is_one_click_for_the_original_term(commercial):
@@ -87,7 +88,7 @@ def test_a_one_click_renewal_to_another_address_goes_through_the_full_affirmatio
 
 
 def test_a_mixed_or_residential_agreement_renews_through_the_full_affirmation(active_csp):
-    mixed = make_active(
+    mixed = make_renewable(
         request_agreement(active_csp, large_commercial(), residential(), term_months=12)
     )
     renewal = _request(mixed)
@@ -119,7 +120,7 @@ def test_only_an_active_agreement_within_its_term_is_renewed(active_csp, commerc
     with pytest.raises(services.AgreementNotOpen):
         _request(pending)
     with pytest.raises(services.AgreementNotOpen):
-        _request(commercial, now=TERM_END_24)  # the sweep has not run yet
+        _request(commercial, now=RENEWABLE_TERM_END)  # the sweep has not run yet
 
 
 def test_a_suspended_provider_starts_no_renewal(commercial):
@@ -137,13 +138,13 @@ def test_one_click_extends_the_term_by_the_original_term_from_its_end(commercial
 
     assert done.status == RenewalStatus.RENEWED and done.decided_at == later
     agreement = Agreement.objects.get()
-    assert agreement.term_end == datetime(2030, 11, 23, 9, 0, tzinfo=CENTRAL)
+    assert agreement.term_end == datetime(2028, 12, 23, 9, 0, tzinfo=CENTRAL)
     assert done.new_term_end == agreement.term_end
     assert agreement.renewal_count == 1
     record = Record.objects.get(event=RecordEvent.RENEWED)
     assert record.ip == "198.51.100.7" and record.details["previous_term_end"]
     receipt = OutboundEmail.objects.get(kind="receipt_renewed")
-    assert "November 23, 2030" in receipt.body_text
+    assert "December 23, 2028" in receipt.body_text
 
 
 def test_a_renewal_is_used_once(commercial):
@@ -160,7 +161,7 @@ def test_a_full_renewal_needs_the_current_disclosures(home, disclosure):
         services.agreement_renew(renewal=renewal, now=NOW, **WHO)
     done = services.agreement_renew(renewal=renewal, disclosure=disclosure, now=NOW, **WHO)
     assert done.disclosure == disclosure
-    assert Agreement.objects.get().term_end == datetime(2028, 11, 23, 9, 0, tzinfo=CENTRAL)
+    assert Agreement.objects.get().term_end == datetime(2027, 12, 23, 9, 0, tzinfo=CENTRAL)
     assert Record.objects.get(event=RecordEvent.RENEWED).details["disclosure_version"] == 3
 
 
@@ -198,7 +199,7 @@ def test_declining_a_renewal_leaves_the_term_as_it_was(commercial):
     services.agreement_renewal_decline(renewal=renewal, now=NOW, **WHO)
     renewal.refresh_from_db()
     assert renewal.status == RenewalStatus.DECLINED
-    assert Agreement.objects.get().term_end == TERM_END_24
+    assert Agreement.objects.get().term_end == RENEWABLE_TERM_END
     assert Record.objects.filter(event=RecordEvent.RENEWAL_DECLINED).exists()
     assert OutboundEmail.objects.filter(kind="receipt_renewal_declined").exists()
 
@@ -240,7 +241,7 @@ def test_a_renewal_to_the_affirmed_address_sends_no_notice(commercial):
 
 
 def test_the_notice_speaks_the_customers_language(active_csp):
-    agreement = make_active(request_agreement(active_csp, residential(), language="es"))
+    agreement = make_renewable(request_agreement(active_csp, residential(), language="es"))
     _request(agreement, email="otra.persona@example.org")
     [notice] = _notices()
     assert notice.language == "es"
@@ -267,10 +268,71 @@ def test_the_address_that_renewed_is_the_one_that_last_affirmed(commercial, disc
     assert services.agreement_affirmed_email(commercial) == "new.owner@example.net"
 
     # One click now goes to the new owner only; the first address is now "another one".
-    later = NOW + timedelta(days=700)
+    later = NOW + timedelta(days=720)  # in the window before the new term ends
     again = _request(commercial, email="New.Owner@example.net", now=later)
     assert again.kind == RenewalKind.ONE_CLICK
     assert len(_notices()) == 1  # the first renewal's notice only
     services.agreement_renewal_decline(renewal=again, now=later, **WHO)
     _request(commercial, email=OWN_ADDRESS, now=later)
     assert [notice.to_address for notice in _notices()][-1] == "new.owner@example.net"
+
+
+# --- The renewal window: one renewal per term, terms never stack (glossary, "Renewals") ----
+
+
+def test_a_renewal_asked_right_after_the_opt_in_is_refused_with_the_date_the_window_opens(
+    active_csp,
+):
+    home = make_active(request_agreement(active_csp, residential(), term_months=12))
+
+    with pytest.raises(services.RenewalNotOpen) as refused:
+        _request(home, now=NOW + timedelta(seconds=5))
+
+    # The term ends 2027-11-23 09:00 Central: the last 60 days start 2027-09-24.
+    assert refused.value.code == "renewal_not_open"
+    assert refused.value.opens_on == date(2027, 9, 24)
+    assert not OutboundEmail.objects.filter(kind="renewal_request").exists()
+    assert not Record.objects.filter(event=RecordEvent.RENEWAL_REQUESTED).exists()
+
+
+def test_the_window_opens_exactly_sixty_days_before_the_term_ends(active_csp):
+    home = make_active(request_agreement(active_csp, residential(), term_months=12))
+    opens = datetime(2027, 9, 24, 9, 0, tzinfo=CENTRAL)
+
+    with pytest.raises(services.RenewalNotOpen):
+        _request(home, now=opens - timedelta(microseconds=1))
+    assert _request(home, now=opens).status == RenewalStatus.PENDING
+
+
+def test_a_second_renewal_in_the_same_window_is_refused_until_the_new_terms_window(commercial):
+    first = _request(commercial)
+    services.agreement_renew(renewal=first, now=NOW, **WHO)
+
+    # The 108-month case: the second click of the same window stacks nothing.
+    with pytest.raises(services.RenewalNotOpen) as refused:
+        _request(commercial, now=NOW + timedelta(days=1))
+    assert refused.value.opens_on == date(2028, 10, 24)  # 60 days before 2028-12-23
+    assert Agreement.objects.get().term_end == datetime(2028, 12, 23, 9, 0, tzinfo=CENTRAL)
+
+
+def test_the_window_is_the_one_stored_with_the_agreement_not_the_policy_in_force_now(active_csp):
+    TermPolicy.objects.update_or_create(pk=1, defaults={"renewal_window_days": 90})
+    home = make_active(request_agreement(active_csp, residential(), term_months=12))
+    assert home.renewal_window_days == 90
+    TermPolicy.objects.filter(pk=1).update(renewal_window_days=30)
+
+    # 90 days before 2027-11-23 09:00 Central is 2027-08-25 09:00.
+    assert _request(home, now=datetime(2027, 8, 25, 9, 0, tzinfo=CENTRAL)).pk
+
+
+def test_a_renewal_answered_after_the_term_was_renewed_another_way_does_not_stack(commercial):
+    renewal = _request(commercial)
+    # Another path extended this term meanwhile (the database as it would then be).
+    renewed_end = datetime(2028, 12, 23, 9, 0, tzinfo=CENTRAL)
+    Agreement.objects.filter(pk=commercial.pk).update(term_end=renewed_end)
+
+    with pytest.raises(services.RenewalNotPending):
+        services.agreement_renew(renewal=renewal, now=NOW + timedelta(days=1), **WHO)
+    assert Agreement.objects.get().term_end == renewed_end
+    renewal.refresh_from_db()
+    assert renewal.status == RenewalStatus.PENDING and renewal.new_term_end is None

@@ -124,11 +124,12 @@ def test_the_link_ends_nothing_after_the_term_ran_out(agreement, frozen):
 
 def test_a_renewal_keeps_the_old_link_working_and_sends_a_new_one(active_csp):
     agreement = _opted_in(active_csp, large_commercial(), term_months=24)
+    in_window = agreement.term_end - timedelta(days=30)  # renewals open 60 days before
     renewal = services.agreement_renewal_request(
         agreement=agreement, customer_email=agreement.customer_email,
-        actor=Actor.csp(active_csp), now=NOW,
+        actor=Actor.csp(active_csp), now=in_window,
     )  # fmt: skip
-    services.agreement_renew(renewal=renewal, now=NOW, **WHO)
+    services.agreement_renew(renewal=renewal, now=in_window, **WHO)
 
     agreement.refresh_from_db()
     links = AgreementLink.objects.filter(purpose=LinkPurpose.TERMINATION)

@@ -617,7 +617,7 @@ def renewal_requested(csp, email, *, agreement=None):
     """A real renewal request (the service) of an active agreement of ``csp``."""
     agreement = agreement or decide(
         make_agreement(csp, email=f"owner{Agreement.objects.count()}@example.com"),
-        at=NOW - timedelta(days=300),
+        at=NOW - timedelta(days=330),  # a 12-month term in its last 60 days: renewable
     )
     return renewal_service(agreement=agreement, customer_email=email, actor=Actor.csp(csp),
                            now=NOW - timedelta(minutes=10))  # fmt: skip
@@ -640,7 +640,7 @@ def test_two_renewals_to_new_addresses_or_any_to_the_affirmed_one_raise_nothing(
         renewal_requested(csp, f"renewals{i}@csp-mailbox.example")
     for i in range(3):
         agreement = decide(make_agreement(csp, email=f"same{i}@example.com"),
-                           at=NOW - timedelta(days=300))  # fmt: skip
+                           at=NOW - timedelta(days=330))  # fmt: skip
         renewal_requested(csp, f"SAME{i}@example.com", agreement=agreement)
     assert run_detectors("renewals_to_new_address") == []
 

@@ -90,12 +90,14 @@ def test_the_term_policy_is_editable(staff_client):
             "large_commercial_threshold_kwh": "15000",
             "sharing_reminder_days": 60,
             "term_end_notice_days": 14,
+            "renewal_window_days": 45,
         },
     )
     assert response.status_code == 302
     assert TermPolicy.current().standard_max_months == 24
     assert TermPolicy.current().sharing_reminder_days == 60
     assert TermPolicy.current().term_end_notice_days == 14
+    assert TermPolicy.current().renewal_window_days == 45
 
 
 def test_a_second_term_policy_cannot_be_added_nor_the_first_deleted(staff_client):
