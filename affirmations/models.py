@@ -73,6 +73,10 @@ class Agreement(models.Model):
     term_start = models.DateTimeField(null=True, blank=True)
     term_end = models.DateTimeField(null=True, blank=True)
     renewal_count = models.PositiveSmallIntegerField(default=0)
+    # The data window (glossary): the history the customer agreed to share, in
+    # months before the affirmation (the policy's then) and its first local day.
+    history_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    data_from = models.DateField(null=True, blank=True)
     # Reminders (glossary): when the next "you are still sharing" email is due
     # (written when the term starts, moved on by each reminder), and when the
     # one notice before the term ends went out (cleared by a renewal).

@@ -14,6 +14,7 @@ from .lifecycle.decisions import (
     agreement_opt_out,
     agreement_report_spam,
     check_disclosure,
+    data_window_from,
     disclosure_current,
     disclosure_publish,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "agreements_revoke_for_csp",
     "agreements_time_out",
     "check_disclosure",
+    "data_window_from",
     "confirmation_code_new",
     "disclosure_current",
     "disclosure_publish",

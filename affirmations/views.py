@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from smt_portal.actors import Actor
-from smt_portal.calendar import deadline_in_words, renewal_term_end, term_end
+from smt_portal.calendar import date_in_words, deadline_in_words, renewal_term_end, term_end
 from smt_portal.client_ip import client_ip
 
 from . import services
@@ -187,6 +187,7 @@ def _pending_context(agreement, language, now, form):
         "disclosure_text": disclosure.text_for(language) if disclosure else "",
         "form": form,
         "term_end_if_now_words": deadline_in_words(term_end(now, agreement.term_months), language),
+        "data_from_words": date_in_words(services.data_window_from(now=now), language),
     }
 
 

@@ -4,7 +4,7 @@ Rows arrive as TDU feeds (``import_premises``, ``import_usage``); the
 constraints below hold whatever path a row takes into the database.
 """
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -173,6 +173,13 @@ class TermPolicy(models.Model):
         help_text="A CSP may ask to renew only in the last this many days of the current term "
         "(R12). Each agreement keeps the value in force when it was requested.",
     )
+    # The data window (glossary): how many months before the affirmation a customer
+    # shares; stored with each agreement when the customer agrees.
+    history_window_months = models.PositiveSmallIntegerField(
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(24)],
+        help_text="Months of history before the affirmation a CSP may read (1 to 24).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -183,6 +190,10 @@ class TermPolicy(models.Model):
                 condition=Q(standard_max_months__gte=1)
                 & Q(large_commercial_max_months__gte=models.F("standard_max_months")),
                 name="term_policy_limits_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(history_window_months__gte=1) & Q(history_window_months__lte=24),
+                name="term_policy_history_window_bounded",
             ),
         ]
 

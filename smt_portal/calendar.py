@@ -171,3 +171,33 @@ def term_end(start: datetime, months: int) -> datetime:
 def renewal_term_end(current_term_end: datetime, original_term_months: int) -> datetime:
     """A renewal adds exactly the original term, starting when the current term ends."""
     return term_end(current_term_end, original_term_months)
+
+
+# The history window (glossary, "Data window"): staff set it, within these bounds.
+HISTORY_MONTHS_DEFAULT = 12
+HISTORY_MONTHS_MAX = 24
+
+
+def history_window_start(affirmed_at: datetime, months: int) -> date:
+    """The first local day of data a customer shares: the same calendar day
+    ``months`` months before the affirmation's Central date, clamped to that
+    month's last day (affirmed 31 March 2026, 1 month → 28 February 2026)."""
+    _require_aware(affirmed_at, name="affirmed_at")
+    if isinstance(months, bool) or not isinstance(months, int):
+        raise TypeError(f"months must be an int, got {type(months).__name__}")
+    if not 1 <= months <= HISTORY_MONTHS_MAX:
+        raise ValueError(f"months must be 1 to {HISTORY_MONTHS_MAX}, got {months}")
+    local = affirmed_at.astimezone(CENTRAL).date()
+    year, month_index = divmod(local.month - 1 - months, 12)
+    year += local.year
+    month = month_index + 1
+    return date(year, month, min(local.day, calendar.monthrange(year, month)[1]))
+
+
+def date_in_words(day: date, language: str = "en") -> str:
+    """A day as customers read it: "1 December 2025", "1 de diciembre de 2025"."""
+    lang = _normalise_language(language)
+    month = _MONTHS[lang][day.month - 1]
+    if lang == "es":
+        return f"{day.day} de {month} de {day.year}"
+    return f"{day.day} {month} {day.year}"

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from premises.models import TermPolicy
 from smt_portal.calendar import (
+    history_window_start,
     term_end,
 )
 
@@ -62,6 +63,12 @@ def disclosure_current():
     return Disclosure.objects.order_by("-version").first()
 
 
+def data_window_from(*, now):
+    """The first local day of data a customer agreeing ``now`` shares
+    (glossary, "Data window"): the staff-set history window before today."""
+    return history_window_start(now, TermPolicy.current().history_window_months)
+
+
 def agreement_opt_in(*, agreement, actor, disclosure, now):
     """The customer agrees: the agreement becomes ``active`` and its term starts now.
 
@@ -80,16 +87,21 @@ def agreement_opt_in(*, agreement, actor, disclosure, now):
             raise AgreementNotOpen("A new customer has moved in since this request was made.")
         check_disclosure(disclosure)
         start, end = now, term_end(now, locked.term_months)
-        remind_every = timedelta(days=TermPolicy.current().sharing_reminder_days)
+        policy = TermPolicy.current()
+        remind_every = timedelta(days=policy.sharing_reminder_days)
+        # The data window (glossary) the page showed: stored, never recomputed.
+        months = policy.history_window_months
+        data_from = history_window_start(now, months)
         agreements_transition(
             due=Agreement.objects.filter(pk=locked.pk, status=AgreementStatus.PENDING_AFFIRMATION),
             to_status=AgreementStatus.ACTIVE, record_event=RecordEvent.OPTED_IN,
             actor=actor, now=now,
             columns={"decided_at": now, "affirmed_at": now, "disclosure": disclosure,
                      "term_start": start, "term_end": end,
-                     "next_sharing_reminder_at": start + remind_every},
+                     "next_sharing_reminder_at": start + remind_every,
+                     "history_months": months, "data_from": data_from},
             details={"disclosure_version": disclosure.version, "term_start": start,
-                     "term_end": end},
+                     "term_end": end, "history_months": months, "data_from": data_from},
         )  # fmt: skip
         return _decided(locked.pk)
 

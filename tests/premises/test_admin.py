@@ -90,6 +90,7 @@ def test_the_term_policy_is_editable(staff_client):
             "large_commercial_threshold_kwh": "15000",
             "sharing_reminder_days": 60,
             "term_end_notice_days": 14,
+            "history_window_months": 18,
             "renewal_window_days": 45,
         },
     )
@@ -97,6 +98,7 @@ def test_the_term_policy_is_editable(staff_client):
     assert TermPolicy.current().standard_max_months == 24
     assert TermPolicy.current().sharing_reminder_days == 60
     assert TermPolicy.current().term_end_notice_days == 14
+    assert TermPolicy.current().history_window_months == 18
     assert TermPolicy.current().renewal_window_days == 45
 
 

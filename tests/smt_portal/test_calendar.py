@@ -10,7 +10,9 @@ from smt_portal.calendar import (
     CENTRAL,
     affirmation_deadline,
     configured_holidays,
+    date_in_words,
     deadline_in_words,
+    history_window_start,
     renewal_term_end,
     term_end,
 )
@@ -446,3 +448,44 @@ def test_a_renewal_adds_exactly_the_original_term_from_the_current_end(
 def test_a_renewal_of_less_than_one_month_raises():
     with pytest.raises(ValueError):
         renewal_term_end(central(2027, 1, 15, 9), 0)
+
+
+# --- The history window (glossary, "Data window") -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("affirmed_at", "months", "expected"),
+    [
+        (central(2026, 12, 1, 9), 12, date(2025, 12, 1)),
+        (central(2026, 3, 31, 9), 1, date(2026, 2, 28)),  # clamped to the month's end
+        (central(2028, 3, 31, 9), 1, date(2028, 2, 29)),  # a leap year
+        (central(2026, 1, 15, 9), 24, date(2024, 1, 15)),
+        (central(2026, 5, 31, 9), 3, date(2026, 2, 28)),
+    ],
+)
+def test_the_history_window_starts_the_same_day_that_many_months_before(
+    affirmed_at, months, expected
+):
+    assert history_window_start(affirmed_at, months) == expected
+
+
+def test_the_history_window_counts_from_the_central_date_not_the_utc_one():
+    # 11 p.m. Central on 31 March is already 1 April in UTC.
+    late = datetime(2026, 4, 1, 4, 0, tzinfo=UTC)
+    assert history_window_start(late, 1) == date(2026, 2, 28)
+
+
+@pytest.mark.parametrize("months", [0, 25, -1])
+def test_a_history_window_outside_1_to_24_months_raises(months):
+    with pytest.raises(ValueError):
+        history_window_start(central(2026, 12, 1, 9), months)
+
+
+def test_a_naive_affirmation_moment_raises():
+    with pytest.raises(ValueError):
+        history_window_start(datetime(2026, 12, 1, 9), 12)
+
+
+def test_a_day_in_words_in_english_and_spanish():
+    assert date_in_words(date(2025, 12, 1), "en") == "1 December 2025"
+    assert date_in_words(date(2025, 12, 1), "es") == "1 de diciembre de 2025"
