@@ -13,7 +13,15 @@ from outbox.models import OutboundEmail
 from premises.models import TermPolicy
 from smt_portal.actors import Actor
 
-from .conftest import NOW, link_path, make_active, request_agreement, residential
+from .conftest import (
+    NOW,
+    large_commercial,
+    link_path,
+    make_active,
+    make_renewable,
+    request_agreement,
+    residential,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen", "disclosure")]
 WHO = {"actor": Actor.customer(ip="198.51.100.7", user_agent="Tests")}
@@ -158,3 +166,20 @@ def test_run_jobs_runs_the_reminders(active_csp, time_machine):
     call_command("run_jobs", "--only", "affirmations.tasks.remind_sharing_customers")
 
     assert _reminders().count() == 1
+
+
+def test_a_renewal_makes_the_notice_before_the_new_term_end_due_again(active_csp):
+    agreement = make_renewable(request_agreement(active_csp, large_commercial(), term_months=24))
+    assert services.agreements_remind_sharing(now=NOW) == 1  # 30 days before the old end
+    renewal = services.agreement_renewal_request(
+        agreement=agreement, customer_email=agreement.customer_email,
+        actor=Actor.csp(active_csp), now=NOW,
+    )  # fmt: skip
+    services.agreement_renew(renewal=renewal, now=NOW + timedelta(days=2), **WHO)
+    agreement.refresh_from_db()
+    assert agreement.term_end_notice_sent_at is None
+
+    assert services.agreements_remind_sharing(now=NOW + timedelta(days=3)) == 0
+    notice_at = agreement.term_end - timedelta(days=30)
+    assert services.agreements_remind_sharing(now=notice_at) == 1
+    assert "ends soon" in _reminders().last().subject
