@@ -21,8 +21,8 @@ def test_the_feed_pages_through_this_providers_events_oldest_first(csp_api, cloc
     second = csp_api.get(URL, {"limit": 3, "after": first["next"]}).json()
     third = csp_api.get(URL, {"limit": 3, "after": second["next"]}).json()
     assert [e["id"] for e in third["events"]] == [events[6].public_id]
-    assert third["next"] is None
-    assert csp_api.get(URL, {"after": events[6].public_id}).json() == {"events": [], "next": None}
+    assert third["next"] == events[6].public_id, "the last page still says where to poll from"
+    assert csp_api.get(URL, {"after": third["next"]}).json() == {"events": [], "next": None}
 
 
 def test_a_feed_event_is_the_webhooks_payload(csp_api, clock):

@@ -212,9 +212,9 @@ class EventFeedView(CspApiView):
         operation_id="events_list",
         summary="This provider's events, oldest first: poll, or catch up after an outage",
         description=(
-            "The same events the webhooks carry, in order. Pass the `next` of one page as "
-            "`after` to read the following one; keep the last id you processed and start "
-            "from it after an outage. A suspended provider may read it."
+            "The same events the webhooks carry, in order. `next` is the last event id of "
+            "the page (null when the page is empty): pass it as `after` to read on, and keep "
+            "polling with it. A suspended provider may read it."
         ),
         parameters=[EventFeedQuery],
         responses={200: EventPageOutput},
@@ -225,13 +225,11 @@ class EventFeedView(CspApiView):
         query.is_valid(raise_exception=True)
         limit = query.validated_data["limit"]
         events = list(
-            CspEvent.objects.filter(csp=request.csp, pk__gt=query.after_pk()).order_by("pk")[
-                : limit + 1
-            ]
+            CspEvent.objects.filter(csp=request.csp, pk__gt=query.after_pk()).order_by("pk")[:limit]
         )
-        more = len(events) > limit
         events = events[:limit]
+        # Always the cursor to poll from next: a client never computes it itself.
         return Response({
             "events": [event_payload(event) for event in events],
-            "next": events[-1].public_id if more else None,
+            "next": events[-1].public_id if events else None,
         })  # fmt: skip
