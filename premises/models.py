@@ -215,3 +215,52 @@ class AuthenticationFailure(models.TextChoices):
     UNKNOWN_ESI_ID = "unknown_esi_id", "Unknown ESI ID"
     METER_MISMATCH = "meter_mismatch", "Meter number is not the active meter"
     REP_MISMATCH = "rep_mismatch", "Certificate number is not the REP of record"
+
+
+class IntervalDay(models.Model):
+    """One premise's 15-minute readings for one local (America/Chicago) day.
+
+    A row per premise and day, not per reading: ``wh`` holds the day's 92, 96
+    or 100 readings in elapsed-time order (``premises.intervals``) as
+    little-endian int32 watt-hours, ``estimated`` a bitmask of the estimated
+    ones, ``surplus_wh`` surplus generation kept apart (empty when none). The
+    whole day is replaced by a later revision (``revision_at``); on a tie the
+    later import wins. Keyed (premise, day) so a premise's year is one range read.
+    """
+
+    # The unique (premise, day) constraint already indexes premise first.
+    premise = models.ForeignKey(
+        Premise, on_delete=models.CASCADE, related_name="interval_days", db_index=False
+    )
+    day = models.DateField()
+    wh = models.BinaryField()
+    estimated = models.BinaryField()
+    surplus_wh = models.BinaryField(null=True, blank=True)
+    revision_at = models.DateTimeField()
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["premise", "day"], name="interval_day_premise_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.premise_id} {self.day}"
+
+    @property
+    def kwh(self):
+        from premises.intervals import unpack_wh, wh_to_kwh
+
+        return wh_to_kwh(unpack_wh(self.wh))
+
+    @property
+    def surplus_kwh(self):
+        from premises.intervals import unpack_wh, wh_to_kwh
+
+        return wh_to_kwh(unpack_wh(self.surplus_wh)) if self.surplus_wh else []
+
+    @property
+    def estimated_indexes(self):
+        from premises.intervals import unpack_flags
+
+        return unpack_flags(self.estimated)

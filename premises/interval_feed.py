@@ -1,0 +1,404 @@
+"""The 15-minute feed (``import_intervals``): Smart Meter Texas interval CSV.
+
+All or nothing, like the other feeds (``premises.feeds``): the file is read
+twice, first to validate every line (each bad one named), then to write, in
+one transaction. Memory stays flat whatever the file's size: rows are read one
+day at a time (a day's rows must be together, as SMT writes them) and only the
+keys of the days seen are remembered, to refuse a day given twice.
+
+A day of the file is the whole day: its 92/96/100 consumption intervals and,
+if any, as many surplus generation intervals. It replaces the stored day when
+its revision (the latest ``REVISION_DATE`` of its lines) is not older than the
+stored one: a later revision wins, and on a tie the later import.
+PostgreSQL gets ``COPY`` into a staging table and one set-based upsert;
+SQLite the same upsert row by row (``executemany``).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from premises.feeds import (
+    CHUNK_SIZE,
+    FeedRejected,
+    _BadRow,
+    _chunks,
+    _field,
+    _kwh,
+    _parsed,
+    _premise_ids,
+)
+from premises.identifiers import normalize_esi_id
+from premises.intervals import (
+    IntervalError,
+    end_matches,
+    interval_end_wall,
+    interval_index,
+    interval_start,
+    intervals_in_day,
+    pack_flags,
+    pack_wh,
+    parse_hhmm,
+)
+from premises.models import IntervalDay
+from smt_portal.calendar import CENTRAL
+
+INTERVAL_COLUMNS = (
+    "ESIID",
+    "USAGE_DATE",
+    "REVISION_DATE",
+    "USAGE_START_TIME",
+    "USAGE_END_TIME",
+    "USAGE_KWH",
+    "ESTIMATED_ACTUAL",
+    "CONSUMPTION_SURPLUSGENERATION",
+)
+_COLUMNS = tuple(column.lower() for column in INTERVAL_COLUMNS)
+CONSUMPTION = "Consumption"
+SURPLUS = "Surplus Generation"
+_KINDS = {CONSUMPTION.lower(): CONSUMPTION, SURPLUS.lower(): SURPLUS}
+_US_DATE = re.compile(r"^([0-9]{2})/([0-9]{2})/([0-9]{4})$")
+_REVISION = re.compile(r"^([0-9]{2})/([0-9]{2})/([0-9]{4})(?: ([0-9]{2}):([0-9]{2}):([0-9]{2}))?$")
+_WH_LIMIT = Decimal(2**31 - 1)
+
+
+@dataclass
+class IntervalImportCounts:
+    days_written: int = 0
+    days_kept: int = 0  # the stored revision was later
+    readings: int = 0
+
+    def __str__(self):
+        return (
+            f"{self.days_written} days written, {self.days_kept} days kept (a later revision "
+            f"is stored), {self.readings} readings"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRow:
+    esi_id: str
+    day: date
+    revision_at: datetime
+    start: str
+    end: str
+    wh: int
+    estimated: bool
+    kind: str
+
+
+@dataclass(slots=True)
+class DayReadings:
+    """One premise's day as it is stored (``IntervalDay``), before the premise id."""
+
+    esi_id: str
+    day: date
+    wh: list
+    estimated: list  # indexes
+    surplus_wh: list | None
+    revision_at: datetime
+
+
+def interval_feed_import(*, path, now, on_progress=None):
+    """Validate then upsert an SMT interval CSV; returns ``IntervalImportCounts``."""
+    today = now.astimezone(CENTRAL).date()
+    parse = _interval_parser(today=today)
+    problems = _interval_problems(path, parse, on_progress)
+    if problems:
+        raise FeedRejected(problems)
+    counts = IntervalImportCounts()
+    with transaction.atomic():
+        days = (day for _, day, _ in _days(_parsed(path, _COLUMNS, parse), on_progress))
+        interval_days_upsert(days, now=now, counts=counts)
+    return counts
+
+
+def _interval_parser(*, today):
+    def parse(record):
+        reasons = []
+        esi_id = _field(reasons, normalize_esi_id, record["esiid"])
+        day = _field(reasons, _usage_date, record["usage_date"], today)
+        revision_at = _field(reasons, _revision, record["revision_date"])
+        start = _field(reasons, _hhmm, record["usage_start_time"])
+        end = _field(reasons, _hhmm, record["usage_end_time"])
+        wh = _field(reasons, _wh, record["usage_kwh"])
+        estimated = _field(reasons, _estimated, record["estimated_actual"])
+        kind = _field(reasons, _kind, record["consumption_surplusgeneration"])
+        if reasons:
+            raise _BadRow("; ".join(reasons))
+        return IntervalRow(esi_id, day, revision_at, start, end, wh, estimated, kind)
+
+    return parse
+
+
+def _usage_date(raw, today):
+    day = _us_date(raw.strip(), _US_DATE, "USAGE_DATE")
+    if day > today:
+        raise _BadRow(f"USAGE_DATE {raw.strip()} is in the future")
+    return day
+
+
+def _us_date(value, pattern, name):
+    match = pattern.match(value)
+    try:
+        return date(int(match[3]), int(match[1]), int(match[2])) if match else None
+    except ValueError:
+        pass
+    raise _BadRow(f"{name} must be MM/DD/YYYY, not {value!r}")
+
+
+def _revision(raw):
+    value = raw.strip()
+    match = _REVISION.match(value)
+    try:
+        if match:
+            clock = [int(part) for part in match.groups()[3:] if part is not None] or [0, 0, 0]
+            return datetime(int(match[3]), int(match[1]), int(match[2]), *clock, tzinfo=CENTRAL)
+    except ValueError:
+        pass
+    raise _BadRow(f"REVISION_DATE must be MM/DD/YYYY with an optional HH:MM:SS, not {raw!r}")
+
+
+def _hhmm(raw):
+    try:
+        parse_hhmm(raw)
+    except IntervalError as exc:
+        raise _BadRow(str(exc)) from None
+    return raw.strip()
+
+
+def _wh(raw):
+    kwh = _kwh(raw)
+    if kwh * 1000 > _WH_LIMIT:
+        raise _BadRow("USAGE_KWH is too large")
+    return int(kwh * 1000)
+
+
+def _estimated(raw):
+    value = raw.strip().upper()
+    if value not in ("A", "E"):
+        raise _BadRow(f"ESTIMATED_ACTUAL must be A or E, not {raw!r}")
+    return value == "E"
+
+
+def _kind(raw):
+    kind = _KINDS.get(" ".join(raw.split()).lower())
+    if kind is None:
+        raise _BadRow(
+            f"CONSUMPTION_SURPLUSGENERATION must be {CONSUMPTION} or {SURPLUS}, not {raw!r}"
+        )
+    return kind
+
+
+# --- Days ------------------------------------------------------------------------
+
+
+def _days(parsed, on_progress=None):
+    """Group consecutive lines of one ESI ID and day into ``DayReadings``.
+
+    Yields ``(first_line, day or None, [(line, reason), ...])``; a day with
+    any bad line is yielded as None with its problems. A bad line that cannot
+    be parsed is yielded on its own.
+    """
+    group, key, rows = None, None, 0
+    for line, row, problem in parsed:
+        rows += 1
+        if on_progress and rows % CHUNK_SIZE == 0:
+            on_progress(CHUNK_SIZE)
+        if problem:
+            yield line, None, [(line, problem)]
+            continue
+        if (row.esi_id, row.day) != key:
+            if group:
+                yield group.close()
+            key, group = (row.esi_id, row.day), _DayBuilder(line, row)
+        group.add(line, row)
+    if group:
+        yield group.close()
+    if on_progress:
+        on_progress(rows % CHUNK_SIZE)
+
+
+class _DayBuilder:
+    def __init__(self, line, row):
+        self.first_line, self.esi_id, self.day = line, row.esi_id, row.day
+        self.count = intervals_in_day(row.day)
+        self.values = {CONSUMPTION: [None] * self.count, SURPLUS: None}
+        self.starts = {CONSUMPTION: set(), SURPLUS: set()}
+        self.estimated, self.revision_at, self.problems = [], row.revision_at, []
+
+    def add(self, line, row):
+        values = self.values[row.kind]
+        if values is None:
+            values = self.values[row.kind] = [None] * self.count
+        repeat = row.start in self.starts[row.kind]
+        self.starts[row.kind].add(row.start)
+        try:
+            index = interval_index(self.day, row.start, repeat=repeat)
+        except IntervalError as exc:
+            self.problems.append((line, f"{exc} ({row.kind})"))
+            return
+        if values[index] is not None:
+            self.problems.append((line, f"interval {row.start} appears again ({row.kind})"))
+            return
+        if not end_matches(self.day, index, row.start, row.end):
+            self.problems.append(
+                (line, f"USAGE_END_TIME {row.end} does not end the interval starting {row.start}")
+            )
+            return
+        values[index] = row.wh
+        if row.estimated and row.kind == CONSUMPTION:
+            self.estimated.append(index)
+        self.revision_at = max(self.revision_at, row.revision_at)
+
+    def close(self):
+        for kind, values in self.values.items():
+            missing = [i for i, value in enumerate(values or ()) if value is None]
+            if missing and not self.problems:
+                starts = ", ".join(f"{interval_start(self.day, i):%H:%M}" for i in missing[:4])
+                more = ", …" if len(missing) > 4 else ""
+                self.problems.append(
+                    (
+                        self.first_line,
+                        f"ESI ID {self.esi_id} {self.day:%m/%d/%Y} lacks {len(missing)} of "
+                        f"{self.count} {kind} intervals ({starts}{more})",
+                    )
+                )
+        if self.problems:
+            return self.first_line, None, self.problems
+        day = DayReadings(
+            self.esi_id,
+            self.day,
+            self.values[CONSUMPTION],
+            sorted(self.estimated),
+            self.values[SURPLUS],
+            self.revision_at,
+        )
+        return self.first_line, day, []
+
+
+def _interval_problems(path, parse, on_progress):
+    """Every bad line: bad fields, incomplete or repeated days, unknown ESI IDs."""
+    problems, first_line = [], {}
+    grouped = _days(_parsed(path, _COLUMNS, parse), on_progress)
+    for chunk in _chunks(grouped, CHUNK_SIZE // 10):
+        premise_ids = _premise_ids({day.esi_id for _, day, _ in chunk if day})
+        for line, day, day_problems in chunk:
+            problems += day_problems
+            if day is None:
+                continue
+            if day.esi_id not in premise_ids:
+                problems.append((line, f"unknown ESI ID {day.esi_id}"))
+                continue
+            key = premise_ids[day.esi_id] * 100_000 + day.day.toordinal() % 100_000
+            seen = first_line.setdefault(key, line)
+            if seen != line:
+                problems.append(
+                    (
+                        line,
+                        f"ESI ID {day.esi_id} {day.day:%m/%d/%Y} appears again (first on line "
+                        f"{seen}); a day's lines must be together",
+                    )
+                )
+    return problems
+
+
+# --- Writing ------------------------------------------------------------------------
+
+_TABLE = IntervalDay._meta.db_table
+_FIELDS = ("premise_id", "day", "wh", "estimated", "surplus_wh", "revision_at", "imported_at")
+_UPSERT_TAIL = (
+    "ON CONFLICT (premise_id, day) DO UPDATE SET wh = excluded.wh, "
+    "estimated = excluded.estimated, surplus_wh = excluded.surplus_wh, "
+    "revision_at = excluded.revision_at, imported_at = excluded.imported_at "
+    f"WHERE excluded.revision_at >= {_TABLE}.revision_at"
+)
+
+
+def interval_days_upsert(days, *, now, counts=None):
+    """Store ``DayReadings`` (an iterable, read in chunks); a stored later revision stays.
+
+    Call inside a transaction. Returns ``IntervalImportCounts``.
+    """
+    counts = counts or IntervalImportCounts()
+    staged = 0
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgres:
+            cursor.execute(
+                "CREATE TEMP TABLE interval_day_staging (premise_id bigint, day date, "
+                "wh bytea, estimated bytea, surplus_wh bytea, revision_at timestamptz, "
+                "imported_at timestamptz) ON COMMIT DROP"
+            )
+        for chunk in _chunks(days, CHUNK_SIZE):
+            premise_ids = _premise_ids({day.esi_id for day in chunk})
+            missing = [day.esi_id for day in chunk if day.esi_id not in premise_ids]
+            if missing:
+                raise FeedRejected([(None, f"unknown ESI ID {esi_id}") for esi_id in missing])
+            rows = [_row(day, premise_ids[day.esi_id], now) for day in chunk]
+            staged += len(rows)
+            counts.readings += sum(len(day.wh) + len(day.surplus_wh or ()) for day in chunk)
+            if postgres:
+                _copy_staging(cursor, rows)
+            else:
+                counts.days_written += _sqlite_upsert(cursor, rows)
+        if postgres:
+            columns = ", ".join(_FIELDS)
+            upsert = f"INSERT INTO {_TABLE} ({columns}) SELECT {columns} FROM interval_day_staging"  # noqa: S608, E501
+            cursor.execute(f"{upsert} {_UPSERT_TAIL}")
+            counts.days_written += cursor.rowcount
+            cursor.execute("DROP TABLE interval_day_staging")
+    counts.days_kept += staged - counts.days_written
+    return counts
+
+
+def _row(day, premise_id, now):
+    return (
+        premise_id,
+        day.day,
+        pack_wh(day.wh),
+        pack_flags(day.estimated, len(day.wh)),
+        pack_wh(day.surplus_wh) if day.surplus_wh is not None else None,
+        day.revision_at,
+        now,
+    )
+
+
+def _copy_staging(cursor, rows):
+    with cursor.copy(f"COPY interval_day_staging ({', '.join(_FIELDS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _sqlite_upsert(cursor, rows):
+    adapt = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(_FIELDS))
+    before = connection.connection.total_changes
+    cursor.executemany(
+        f"INSERT INTO {_TABLE} ({', '.join(_FIELDS)}) VALUES ({placeholders}) {_UPSERT_TAIL}",  # noqa: S608
+        [(*row[:5], adapt(row[5]), adapt(row[6])) for row in rows],
+    )
+    return connection.connection.total_changes - before
+
+
+def day_csv_rows(*, esi_id, day, wh, estimated=(), revision_at, kind=CONSUMPTION):
+    """The CSV rows (lists, in ``INTERVAL_COLUMNS`` order) of one day, as SMT writes
+    them: file order, wall-clock ends (``00:00`` for the last interval)."""
+    estimated = set(estimated)
+    revision = f"{revision_at.astimezone(CENTRAL):%m/%d/%Y %H:%M:%S}"
+    return [
+        [
+            esi_id,
+            f"{day:%m/%d/%Y}",
+            revision,
+            f"{interval_start(day, index):%H:%M}",
+            interval_end_wall(day, index),
+            f"{Decimal(value).scaleb(-3):.3f}",
+            "E" if index in estimated else "A",
+            kind,
+        ]
+        for index, value in enumerate(wh)
+    ]

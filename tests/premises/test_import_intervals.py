@@ -1,0 +1,181 @@
+import csv
+from datetime import date, datetime
+from decimal import Decimal
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from premises.interval_feed import INTERVAL_COLUMNS, SURPLUS, day_csv_rows
+from premises.models import IntervalDay, Premise, RetailElectricProvider, Tdu
+from premises.seed import seed_reference_data
+
+pytestmark = pytest.mark.django_db
+
+CENTRAL = ZoneInfo("America/Chicago")
+ESI_ID = "10443720001234567"
+OTHER_ESI_ID = "10443720007654321"
+JUNE_1 = date(2026, 6, 1)
+FALL_BACK = date(2026, 11, 1)
+SPRING_FORWARD = date(2026, 3, 8)
+
+
+@pytest.fixture(autouse=True)
+def premises():
+    seed_reference_data(stdout=StringIO())
+    txu = RetailElectricProvider.objects.get(certificate_number="10004")
+    oncor = Tdu.objects.get(code="ONCOR")
+    return [
+        Premise.objects.create(
+            esi_id=esi_id,
+            tdu=oncor,
+            rep_of_record=txu,
+            customer_class="residential",
+            service_address="1 Main St",
+        )
+        for esi_id in (ESI_ID, OTHER_ESI_ID)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(datetime(2026, 11, 20, 12, tzinfo=CENTRAL), tick=False):
+        yield
+
+
+def revised(day, hour=6):
+    return datetime(day.year, day.month, day.day, hour, tzinfo=CENTRAL)
+
+
+def rows(day, wh, *, esi_id=ESI_ID, revision=None, **options):
+    return day_csv_rows(
+        esi_id=esi_id, day=day, wh=wh, revision_at=revision or revised(day), **options
+    )
+
+
+@pytest.fixture
+def feed(tmp_path):
+    counter = iter(range(1000))
+
+    def write(*row_lists):
+        path = tmp_path / f"intervals-{next(counter)}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(INTERVAL_COLUMNS)
+            for row_list in row_lists:
+                writer.writerows(row_list)
+        return path
+
+    return write
+
+
+def run(path):
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("import_intervals", str(path), stdout=out, stderr=err)
+    except CommandError:
+        return None, err.getvalue()
+    return out.getvalue(), err.getvalue()
+
+
+def stored(day, esi_id=ESI_ID):
+    return IntervalDay.objects.get(premise__esi_id=esi_id, day=day)
+
+
+def test_a_day_is_stored_as_one_row_with_its_96_readings_and_estimated_indexes(feed):
+    out, err = run(feed(rows(JUNE_1, list(range(96)), estimated=[3, 50])))
+    assert "1 days written" in out, err
+    day = stored(JUNE_1)
+    assert day.kwh[:3] == [Decimal("0.000"), Decimal("0.001"), Decimal("0.002")]
+    assert len(day.kwh) == 96
+    assert day.estimated_indexes == [3, 50]
+    assert day.surplus_kwh == []
+    assert len(bytes(day.wh)) == 384
+
+
+def test_dst_days_hold_92_and_100_readings_with_the_repeated_hour_daylight_time_first(feed):
+    fall = list(range(100))
+    out, err = run(feed(rows(SPRING_FORWARD, [7] * 92), rows(FALL_BACK, fall)))
+    assert "2 days written" in out, err
+    assert len(stored(SPRING_FORWARD).kwh) == 92
+    # File order: the first 01:00 line is daylight time (index 4), the second standard (8).
+    assert stored(FALL_BACK).kwh[4] == Decimal("0.004")
+    assert stored(FALL_BACK).kwh[8] == Decimal("0.008")
+    assert stored(FALL_BACK).kwh[99] == Decimal("0.099")
+
+
+def test_the_end_time_may_be_the_start_plus_15_minutes(feed):
+    lines = rows(FALL_BACK, [1] * 100)
+    for line in lines:
+        hour, minute = int(line[3][:2]), int(line[3][3:]) + 15
+        line[4] = f"{(hour + minute // 60) % 24:02d}:{minute % 60:02d}"
+    out, err = run(feed(lines))
+    assert "1 days written" in out, err
+
+
+def test_surplus_generation_is_kept_apart_from_consumption(feed):
+    surplus = rows(JUNE_1, [0] * 40 + [250] * 16 + [0] * 40, kind=SURPLUS)
+    run(feed(rows(JUNE_1, [100] * 96), surplus))
+    day = stored(JUNE_1)
+    assert sum(day.kwh) == Decimal("9.600")
+    assert sum(day.surplus_kwh) == Decimal("4.000")
+
+
+def test_a_later_revision_replaces_the_day_and_an_earlier_one_is_ignored(feed):
+    run(feed(rows(JUNE_1, [100] * 96, revision=revised(JUNE_1, 6))))
+    out, _ = run(feed(rows(JUNE_1, [200] * 96, revision=revised(date(2026, 6, 3)))))
+    assert "1 days written" in out
+    assert stored(JUNE_1).kwh[0] == Decimal("0.200")
+    out, _ = run(feed(rows(JUNE_1, [300] * 96, revision=revised(JUNE_1, 6))))
+    assert "0 days written, 1 days kept" in out
+    assert stored(JUNE_1).kwh[0] == Decimal("0.200")
+    assert stored(JUNE_1).revision_at == revised(date(2026, 6, 3))
+
+
+def test_on_a_revision_tie_the_later_import_wins(feed):
+    run(feed(rows(JUNE_1, [100] * 96)))
+    run(feed(rows(JUNE_1, [150] * 96)))
+    assert stored(JUNE_1).kwh[-1] == Decimal("0.150")
+    assert IntervalDay.objects.count() == 1
+
+
+def test_every_bad_line_is_named_and_nothing_is_written(feed):
+    good = rows(JUNE_1, [100] * 96, esi_id=OTHER_ESI_ID)
+    bad = rows(date(2026, 6, 2), [100] * 96)
+    bad[0][5] = "-1"  # line 98
+    bad[1][6] = "X"  # line 99
+    bad[2][4] = "04:00"  # line 100
+    unknown = rows(date(2026, 6, 3), [1] * 96, esi_id="10443720009999999")
+    short = rows(date(2026, 6, 4), [1] * 96)[:-2]
+    future = rows(date(2026, 6, 5), [1] * 96)
+    future[0][1] = "11/21/2026"
+    out, err = run(feed(good, bad, unknown, short, future))
+    assert out is None
+    assert "line 98: kWh must not be negative" in err
+    assert "line 99: ESTIMATED_ACTUAL must be A or E" in err
+    assert "line 100: USAGE_END_TIME 04:00 does not end the interval starting 00:30" in err
+    assert "line 194: unknown ESI ID 10443720009999999" in err
+    assert "line 290: ESI ID 10443720001234567 06/04/2026 lacks 2 of 96 Consumption" in err
+    assert "line 384: USAGE_DATE 11/21/2026 is in the future" in err
+    assert IntervalDay.objects.count() == 0
+
+
+def test_a_missing_hour_on_the_spring_forward_day_and_a_day_given_twice_are_bad(feed):
+    spring = rows(SPRING_FORWARD, [1] * 92)
+    spring[8][3], spring[8][4] = "02:00", "02:15"  # line 10
+    again = rows(JUNE_1, [1] * 96)
+    out, err = run(feed(spring, again, rows(date(2026, 6, 2), [1] * 96), again))
+    assert out is None
+    assert "line 10: 02:00 does not exist on 2026-03-08" in err
+    assert "line 286: ESI ID 10443720001234567 06/01/2026 appears again (first on line 94)" in err
+    assert IntervalDay.objects.count() == 0
+
+
+def test_a_missing_header_column_is_refused(feed, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("ESIID,USAGE_DATE\n", encoding="utf-8")
+    out, err = run(path)
+    assert out is None
+    assert "line 1: header lacks" in err
