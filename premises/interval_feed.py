@@ -10,13 +10,15 @@ A day of the file is the whole day: its 92/96/100 consumption intervals and,
 if any, as many surplus generation intervals. It replaces the stored day when
 its revision (the latest ``REVISION_DATE`` of its lines) is not older than the
 stored one: a later revision wins, and on a tie the later import.
-PostgreSQL gets ``COPY`` into a staging table and one set-based upsert;
+PostgreSQL gets ``COPY`` into a staging table, the monthly partitions the
+staged days need (``CREATE TABLE IF NOT EXISTS … PARTITION OF``), and one
+set-based upsert;
 SQLite the same upsert row by row (``executemany``).
 """
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -346,6 +348,7 @@ def interval_days_upsert(days, *, now, counts=None):
             else:
                 counts.days_written += _sqlite_upsert(cursor, rows)
         if postgres:
+            _partitions_ensure(cursor)
             columns = ", ".join(_FIELDS)
             upsert = f"INSERT INTO {_TABLE} ({columns}) SELECT {columns} FROM interval_day_staging"  # noqa: S608, E501
             cursor.execute(f"{upsert} {_UPSERT_TAIL}")
@@ -365,6 +368,17 @@ def _row(day, premise_id, now):
         day.revision_at,
         now,
     )
+
+
+def _partitions_ensure(cursor):
+    """Create the monthly partitions the staged days fall in (PostgreSQL)."""
+    cursor.execute("SELECT DISTINCT date_trunc('month', day)::date FROM interval_day_staging")
+    for (month,) in cursor.fetchall():
+        following = (month + timedelta(days=32)).replace(day=1)
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {_TABLE}_y{month:%Y}m{month:%m} PARTITION OF {_TABLE} "
+            f"FOR VALUES FROM ('{month:%Y-%m-%d}') TO ('{following:%Y-%m-%d}')"
+        )
 
 
 def _copy_staging(cursor, rows):

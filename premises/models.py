@@ -225,10 +225,16 @@ class IntervalDay(models.Model):
     little-endian int32 watt-hours, ``estimated`` a bitmask of the estimated
     ones, ``surplus_wh`` surplus generation kept apart (empty when none). The
     whole day is replaced by a later revision (``revision_at``); on a tie the
-    later import wins. Keyed (premise, day) so a premise's year is one range read.
+    later import wins.
+
+    On PostgreSQL the table is partitioned by RANGE of ``day``, one partition
+    per month (``premises_intervalday_yYYYYmMM``), created by the writer
+    (``premises.interval_feed.interval_days_upsert``) before it writes; an old
+    month is dropped or archived with ``ALTER TABLE … DETACH PARTITION``.
     """
 
-    # The unique (premise, day) constraint already indexes premise first.
+    # The primary key (premise, day) indexes premise first: a premise's year is a range read.
+    pk = models.CompositePrimaryKey("premise", "day")
     premise = models.ForeignKey(
         Premise, on_delete=models.CASCADE, related_name="interval_days", db_index=False
     )
@@ -238,11 +244,6 @@ class IntervalDay(models.Model):
     surplus_wh = models.BinaryField(null=True, blank=True)
     revision_at = models.DateTimeField()
     imported_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["premise", "day"], name="interval_day_premise_day"),
-        ]
 
     def __str__(self):
         return f"{self.premise_id} {self.day}"

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from premises.interval_feed import INTERVAL_COLUMNS, SURPLUS, day_csv_rows
 from premises.models import IntervalDay, Premise, RetailElectricProvider, Tdu
@@ -179,3 +180,26 @@ def test_a_missing_header_column_is_refused(feed, tmp_path):
     out, err = run(path)
     assert out is None
     assert "line 1: header lacks" in err
+
+
+def test_on_postgresql_the_days_go_to_monthly_partitions(feed):
+    if connection.vendor != "postgresql":
+        pytest.skip("declarative partitions are PostgreSQL's")
+    run(feed(rows(JUNE_1, [1] * 96), rows(FALL_BACK, [1] * 100)))
+    run(feed(rows(date(2026, 6, 2), [1] * 96)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT inhrelid::regclass::text FROM pg_inherits "
+            "WHERE inhparent = 'premises_intervalday'::regclass ORDER BY 1"
+        )
+        partitions = [name for (name,) in cursor.fetchall()]
+        cursor.execute("SELECT count(*) FROM premises_intervalday_y2026m06")
+        june_days = cursor.fetchone()[0]
+    assert partitions == ["premises_intervalday_y2026m06", "premises_intervalday_y2026m11"]
+    assert june_days == 2
+
+
+def test_deleting_a_premise_deletes_its_days(feed, premises):
+    run(feed(rows(JUNE_1, [1] * 96), rows(JUNE_1, [1] * 96, esi_id=OTHER_ESI_ID)))
+    premises[0].delete()
+    assert list(IntervalDay.objects.values_list("premise__esi_id", flat=True)) == [OTHER_ESI_ID]
