@@ -326,7 +326,7 @@ def interval_days_upsert(days, *, now, counts=None):
     Call inside a transaction. Returns ``IntervalImportCounts``.
     """
     counts = counts or IntervalImportCounts()
-    staged = 0
+    staged, written_before = 0, counts.days_written
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         if postgres:
@@ -354,7 +354,7 @@ def interval_days_upsert(days, *, now, counts=None):
             cursor.execute(f"{upsert} {_UPSERT_TAIL}")
             counts.days_written += cursor.rowcount
             cursor.execute("DROP TABLE interval_day_staging")
-    counts.days_kept += staged - counts.days_written
+    counts.days_kept += staged - (counts.days_written - written_before)
     return counts
 
 

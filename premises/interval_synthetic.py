@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db import transaction
 
@@ -111,15 +112,9 @@ def _day(*, esi_id, commercial, day, monthly_kwh, seed, now):
     total_wh = float(monthly_kwh) * 1000 / _days_in_month(day) * factor * rng.uniform(0.85, 1.15)
     summer = 6 <= day.month <= 9
     winter = day.month in (12, 1, 2)
-    count = intervals_in_day(day)
-    weights = []
-    for index in range(count):
-        start = interval_start(day, index)
-        hour = start.hour + start.minute / 60
-        weights.append(
-            _shape(hour, commercial=commercial, summer=summer, winter=winter)
-            * rng.uniform(0.8, 1.2)
-        )
+    shape = _day_shape(day, commercial=commercial, summer=summer, winter=winter)
+    count = len(shape)
+    weights = [weight * rng.uniform(0.8, 1.2) for weight in shape]
     scale = total_wh / sum(weights)
     wh = [max(0, round(weight * scale)) for weight in weights]
     estimated = []
@@ -129,6 +124,18 @@ def _day(*, esi_id, commercial, day, monthly_kwh, seed, now):
     revised_after = rng.randint(2, 5) if rng.random() < REVISED_DAY_SHARE else 1
     revision_at = datetime.combine(day + timedelta(days=revised_after), time(6), tzinfo=CENTRAL)
     return DayReadings(esi_id, day, wh, estimated, None, min(revision_at, now))
+
+
+@lru_cache(maxsize=4096)
+def _day_shape(day, *, commercial, summer, winter):
+    """The relative load of each interval of ``day`` (92, 96 or 100 of them)."""
+    hours = [
+        start.hour + start.minute / 60
+        for start in (interval_start(day, index) for index in range(intervals_in_day(day)))
+    ]
+    return tuple(
+        _shape(hour, commercial=commercial, summer=summer, winter=winter) for hour in hours
+    )
 
 
 def _shape(hour, *, commercial, summer, winter):

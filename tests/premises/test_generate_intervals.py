@@ -106,3 +106,10 @@ def test_generated_data_written_out_as_smt_csv_imports_back_unchanged(tmp_path):
     assert "8 days written" in out.getvalue()
     assert snapshot() == before
     assert len(IntervalDay.objects.filter(day=date(2026, 3, 8)).first().kwh) == 92
+
+
+def test_generating_again_counts_every_day_written_and_none_kept(monkeypatch):
+    monkeypatch.setattr("premises.interval_synthetic.BATCH_PREMISES", 1)  # one batch each
+    generate("--days", "3", "--seed", "7")
+    out = generate("--days", "3", "--seed", "7")
+    assert "4 premises, 2026-06-28 to 2026-06-30: 12 days written, 0 days kept" in out
