@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db import connection, transaction
 
@@ -119,13 +120,20 @@ def interval_feed_import(*, path, now, on_progress=None):
 
 
 def _interval_parser(*, today):
+    # A file repeats each ESI ID, date, revision and time many times: remembering
+    # the good ones (errors are not cached) keeps parsing cheap.
+    esi_id_of = lru_cache(maxsize=100_000)(normalize_esi_id)
+    usage_date = lru_cache(maxsize=10_000)(_usage_date)
+    revision = lru_cache(maxsize=10_000)(_revision)
+    hhmm = lru_cache(maxsize=1_000)(_hhmm)
+
     def parse(record):
         reasons = []
-        esi_id = _field(reasons, normalize_esi_id, record["esiid"])
-        day = _field(reasons, _usage_date, record["usage_date"], today)
-        revision_at = _field(reasons, _revision, record["revision_date"])
-        start = _field(reasons, _hhmm, record["usage_start_time"])
-        end = _field(reasons, _hhmm, record["usage_end_time"])
+        esi_id = _field(reasons, esi_id_of, record["esiid"])
+        day = _field(reasons, usage_date, record["usage_date"], today)
+        revision_at = _field(reasons, revision, record["revision_date"])
+        start = _field(reasons, hhmm, record["usage_start_time"])
+        end = _field(reasons, hhmm, record["usage_end_time"])
         wh = _field(reasons, _wh, record["usage_kwh"])
         estimated = _field(reasons, _estimated, record["estimated_actual"])
         kind = _field(reasons, _kind, record["consumption_surplusgeneration"])
@@ -224,6 +232,14 @@ def _days(parsed, on_progress=None):
         on_progress(rows % CHUNK_SIZE)
 
 
+@lru_cache(maxsize=100_000)
+def _interval_index(day, start, repeat):
+    return interval_index(day, start, repeat=repeat)
+
+
+_end_matches = lru_cache(maxsize=100_000)(end_matches)
+
+
 class _DayBuilder:
     def __init__(self, line, row):
         self.first_line, self.esi_id, self.day = line, row.esi_id, row.day
@@ -239,14 +255,14 @@ class _DayBuilder:
         repeat = row.start in self.starts[row.kind]
         self.starts[row.kind].add(row.start)
         try:
-            index = interval_index(self.day, row.start, repeat=repeat)
+            index = _interval_index(self.day, row.start, repeat)
         except IntervalError as exc:
             self.problems.append((line, f"{exc} ({row.kind})"))
             return
         if values[index] is not None:
             self.problems.append((line, f"interval {row.start} appears again ({row.kind})"))
             return
-        if not end_matches(self.day, index, row.start, row.end):
+        if not _end_matches(self.day, index, row.start, row.end):
             self.problems.append(
                 (line, f"USAGE_END_TIME {row.end} does not end the interval starting {row.start}")
             )

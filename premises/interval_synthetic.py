@@ -107,6 +107,7 @@ def _days_in_month(day):
 
 def _day(*, esi_id, commercial, day, monthly_kwh, seed, now):
     rng = random.Random(f"{seed}:{esi_id}:{day.isoformat()}")
+    now_seconds = now.replace(microsecond=0)  # as precise as a file's REVISION_DATE
     weekend = day.weekday() >= 5
     factor = (0.6 if weekend else 1.16) if commercial else (1.1 if weekend else 0.96)
     total_wh = float(monthly_kwh) * 1000 / _days_in_month(day) * factor * rng.uniform(0.85, 1.15)
@@ -123,7 +124,7 @@ def _day(*, esi_id, commercial, day, monthly_kwh, seed, now):
         estimated = list(range(first, min(count, first + rng.randint(4, 16))))
     revised_after = rng.randint(2, 5) if rng.random() < REVISED_DAY_SHARE else 1
     revision_at = datetime.combine(day + timedelta(days=revised_after), time(6), tzinfo=CENTRAL)
-    return DayReadings(esi_id, day, wh, estimated, None, min(revision_at, now))
+    return DayReadings(esi_id, day, wh, estimated, None, min(revision_at, now_seconds))
 
 
 @lru_cache(maxsize=4096)
