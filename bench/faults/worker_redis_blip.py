@@ -39,8 +39,10 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lab import HOST, ROOT, Redis  # noqa: E402 - the lab shared with the fault battery
+
 PROBE_EVERY = 3.0
 
 
@@ -97,53 +99,6 @@ def _one_cycle(cycle, args, redis, worker):
         "error": worker.unrecoverable_since(log_mark),
         "restarted": restarted,
     }
-
-
-class Redis:
-    def __init__(self, port, work):
-        self.port = port
-        self.dir = work / "redis"
-        self.dir.mkdir()
-        self.process = None
-
-    def start(self):
-        command = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            HOST,
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--dir",
-            str(self.dir),
-            "--logfile",
-            "redis.log",
-        ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            ping = subprocess.run(
-                ["redis-cli", "-h", HOST, "-p", str(self.port), "ping"],
-                capture_output=True,
-                text=True,
-            )
-            if ping.stdout.strip() == "PONG":
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"redis-server did not answer on {HOST}:{self.port}")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: Redis flushes its AOF and exits
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
 
 class Worker:
