@@ -208,7 +208,7 @@ def test_declining_a_renewal_leaves_the_term_as_it_was(commercial):
 
 
 def _notices():
-    return list(OutboundEmail.objects.filter(kind="renewal_elsewhere_notice"))
+    return list(OutboundEmail.objects.filter(kind="renewal_elsewhere_notice").order_by("pk"))
 
 
 def test_a_renewal_sent_elsewhere_tells_the_affirmed_address_with_a_not_me_link(commercial):
