@@ -12,11 +12,14 @@ its revision (the latest ``REVISION_DATE`` of its lines) is not older than the
 stored one: a later revision wins, and on a tie the later import.
 PostgreSQL gets ``COPY`` into a staging table, the monthly partitions the
 staged days need (``CREATE TABLE IF NOT EXISTS … PARTITION OF``), and one
-set-based upsert;
-SQLite the same upsert row by row (``executemany``).
+set-based upsert that also records, per premise, the range of days it wrote
+(``IntervalWrite``; days kept are not); SQLite the same through a staging
+table. After the import committed, the subscribers of
+``premises.services.interval_writes_subscribe`` are told its batch.
 """
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -46,7 +49,8 @@ from premises.intervals import (
     pack_wh,
     parse_hhmm,
 )
-from premises.models import IntervalDay
+from premises.models import IntervalDay, IntervalWrite
+from premises.services import interval_writes_notify
 from smt_portal.calendar import CENTRAL
 
 INTERVAL_COLUMNS = (
@@ -106,16 +110,22 @@ class DayReadings:
 
 
 def interval_feed_import(*, path, now, on_progress=None):
-    """Validate then upsert an SMT interval CSV; returns ``IntervalImportCounts``."""
+    """Validate then upsert an SMT interval CSV; returns ``IntervalImportCounts``.
+
+    The days written are recorded under one batch (``IntervalWrite``), whose
+    subscribers are told once the import committed.
+    """
     today = now.astimezone(CENTRAL).date()
     parse = _interval_parser(today=today)
     problems = _interval_problems(path, parse, on_progress)
     if problems:
         raise FeedRejected(problems)
     counts = IntervalImportCounts()
+    batch = uuid.uuid4()
     with transaction.atomic():
         days = (day for _, day, _ in _days(_parsed(path, _COLUMNS, parse), on_progress))
-        interval_days_upsert(days, now=now, counts=counts)
+        interval_days_upsert(days, now=now, batch=batch, counts=counts)
+    interval_writes_notify(batch=batch, now=now)
     return counts
 
 
@@ -327,29 +337,62 @@ def _interval_problems(path, parse, on_progress):
 # --- Writing ------------------------------------------------------------------------
 
 _TABLE = IntervalDay._meta.db_table
+_WRITES = IntervalWrite._meta.db_table
 _FIELDS = ("premise_id", "day", "wh", "estimated", "surplus_wh", "revision_at", "imported_at")
+_STAGING = "interval_day_staging"
 _UPSERT_TAIL = (
     "ON CONFLICT (premise_id, day) DO UPDATE SET wh = excluded.wh, "
     "estimated = excluded.estimated, surplus_wh = excluded.surplus_wh, "
     "revision_at = excluded.revision_at, imported_at = excluded.imported_at "
     f"WHERE excluded.revision_at >= {_TABLE}.revision_at"
 )
+_COLUMNS_SQL = ", ".join(_FIELDS)
+# PostgreSQL: the days written (not the ones kept) come back from the upsert and
+# are recorded, per premise, by the same statement.
+_PG_UPSERT = (
+    f"WITH written AS (INSERT INTO {_TABLE} ({_COLUMNS_SQL}) "  # noqa: S608
+    f"SELECT {_COLUMNS_SQL} FROM {_STAGING} {_UPSERT_TAIL} RETURNING premise_id, day), "
+    f"recorded AS (INSERT INTO {_WRITES} (batch, premise_id, first_day, last_day, written_at) "
+    "SELECT %s, premise_id, min(day), max(day), %s FROM written GROUP BY premise_id) "
+    "SELECT count(*) FROM written"
+)
+# SQLite (one writer, so reading first is exact): the same days, found by the
+# upsert's own condition before it runs.
+_SQLITE_RECORD = (
+    f"INSERT INTO {_WRITES} (batch, premise_id, first_day, last_day, written_at) "  # noqa: S608
+    "SELECT %s, s.premise_id, min(s.day), max(s.day), %s "
+    f"FROM {_STAGING} s LEFT JOIN {_TABLE} d ON d.premise_id = s.premise_id AND d.day = s.day "
+    "WHERE d.premise_id IS NULL OR s.revision_at >= d.revision_at GROUP BY s.premise_id"
+)
+_SQLITE_UPSERT = (
+    f"INSERT INTO {_TABLE} ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM {_STAGING} "  # noqa: S608
+    f"WHERE true {_UPSERT_TAIL}"
+)
+_PARTITIONS_LOCK = 7_230_001  # pg_advisory_xact_lock key: one creator of partitions at a time
 
 
-def interval_days_upsert(days, *, now, counts=None):
+def interval_days_upsert(days, *, now, batch, counts=None):
     """Store ``DayReadings`` (an iterable, read in chunks); a stored later revision stays.
 
-    Call inside a transaction. Returns ``IntervalImportCounts``.
+    Records in ``IntervalWrite`` (``batch``, one row per premise) the range of
+    the days actually written. Call inside a transaction. Returns
+    ``IntervalImportCounts``.
     """
     counts = counts or IntervalImportCounts()
-    staged, written_before = 0, counts.days_written
+    staged = 0
     postgres = connection.vendor == "postgresql"
+    batch_value = IntervalWrite._meta.get_field("batch").get_db_prep_value(batch, connection)
     with connection.cursor() as cursor:
         if postgres:
             cursor.execute(
-                "CREATE TEMP TABLE interval_day_staging (premise_id bigint, day date, "
+                f"CREATE TEMP TABLE {_STAGING} (premise_id bigint, day date, "
                 "wh bytea, estimated bytea, surplus_wh bytea, revision_at timestamptz, "
                 "imported_at timestamptz) ON COMMIT DROP"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TEMP TABLE {_STAGING} (premise_id integer, day date, wh blob, "
+                "estimated blob, surplus_wh blob, revision_at datetime, imported_at datetime)"
             )
         for chunk in _chunks(days, CHUNK_SIZE):
             premise_ids = _premise_ids({day.esi_id for day in chunk})
@@ -362,15 +405,22 @@ def interval_days_upsert(days, *, now, counts=None):
             if postgres:
                 _copy_staging(cursor, rows)
             else:
-                counts.days_written += _sqlite_upsert(cursor, rows)
+                _sqlite_stage(cursor, rows)
         if postgres:
-            _partitions_ensure(cursor)
-            columns = ", ".join(_FIELDS)
-            upsert = f"INSERT INTO {_TABLE} ({columns}) SELECT {columns} FROM interval_day_staging"  # noqa: S608, E501
-            cursor.execute(f"{upsert} {_UPSERT_TAIL}")
-            counts.days_written += cursor.rowcount
-            cursor.execute("DROP TABLE interval_day_staging")
-    counts.days_kept += staged - (counts.days_written - written_before)
+            cursor.execute(f"SELECT DISTINCT date_trunc('month', day)::date FROM {_STAGING}")  # noqa: S608
+            _partitions_ensure(cursor, [month for (month,) in cursor.fetchall()])
+            cursor.execute(_PG_UPSERT, [batch_value, now])
+            written = cursor.fetchone()[0]
+        else:
+            cursor.execute(
+                _SQLITE_RECORD, [batch_value, connection.ops.adapt_datetimefield_value(now)]
+            )
+            before = connection.connection.total_changes
+            cursor.execute(_SQLITE_UPSERT)
+            written = connection.connection.total_changes - before
+        cursor.execute(f"DROP TABLE {_STAGING}")
+    counts.days_written += written
+    counts.days_kept += staged - written
     return counts
 
 
@@ -386,32 +436,65 @@ def _row(day, premise_id, now):
     )
 
 
-def _partitions_ensure(cursor):
-    """Create the monthly partitions the staged days fall in (PostgreSQL)."""
-    cursor.execute("SELECT DISTINCT date_trunc('month', day)::date FROM interval_day_staging")
-    for (month,) in cursor.fetchall():
-        following = (month + timedelta(days=32)).replace(day=1)
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {_TABLE}_y{month:%Y}m{month:%m} PARTITION OF {_TABLE} "
-            f"FOR VALUES FROM ('{month:%Y-%m-%d}') TO ('{following:%Y-%m-%d}')"
-        )
+def interval_partitions_ensure(*, first_day, last_day):
+    """Create the monthly partitions from ``first_day`` to ``last_day`` (PostgreSQL;
+    nothing elsewhere), e.g. before parallel writers start."""
+    if connection.vendor != "postgresql":
+        return
+    months, month = [], first_day.replace(day=1)
+    while month <= last_day:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _partitions_ensure(cursor, months)
+
+
+def _partitions_ensure(cursor, months):
+    """Create the monthly partitions of ``months`` that do not exist (PostgreSQL).
+
+    Creating one locks the whole table until commit, so it is done only when
+    missing, and by one writer at a time (the others wait, then find it).
+    """
+    names = {month: f"{_TABLE}_y{month:%Y}m{month:%m}" for month in months}
+    cursor.execute(
+        "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL",
+        [list(names.values())],
+    )
+    missing = {name for (name,) in cursor.fetchall()}
+    if not missing:
+        return
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITIONS_LOCK])
+    for month, name in sorted(names.items()):
+        if name in missing:
+            following = (month + timedelta(days=32)).replace(day=1)
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {_TABLE} "
+                f"FOR VALUES FROM ('{month:%Y-%m-%d}') TO ('{following:%Y-%m-%d}')"
+            )
 
 
 def _copy_staging(cursor, rows):
-    with cursor.copy(f"COPY interval_day_staging ({', '.join(_FIELDS)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {_STAGING} ({_COLUMNS_SQL}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
 
-def _sqlite_upsert(cursor, rows):
-    adapt = connection.ops.adapt_datetimefield_value
+def _sqlite_stage(cursor, rows):
+    ops = connection.ops
     placeholders = ", ".join(["%s"] * len(_FIELDS))
-    before = connection.connection.total_changes
     cursor.executemany(
-        f"INSERT INTO {_TABLE} ({', '.join(_FIELDS)}) VALUES ({placeholders}) {_UPSERT_TAIL}",  # noqa: S608
-        [(*row[:5], adapt(row[5]), adapt(row[6])) for row in rows],
+        f"INSERT INTO {_STAGING} ({_COLUMNS_SQL}) VALUES ({placeholders})",  # noqa: S608
+        [
+            (
+                *row[:1],
+                ops.adapt_datefield_value(row[1]),
+                *row[2:5],
+                ops.adapt_datetimefield_value(row[5]),
+                ops.adapt_datetimefield_value(row[6]),
+            )
+            for row in rows
+        ],
     )
-    return connection.connection.total_changes - before
 
 
 def day_csv_rows(*, esi_id, day, wh, estimated=(), revision_at, kind=CONSUMPTION):

@@ -221,11 +221,12 @@ class IntervalDay(models.Model):
     """One premise's 15-minute readings for one local (America/Chicago) day.
 
     A row per premise and day, not per reading: ``wh`` holds the day's 92, 96
-    or 100 readings in elapsed-time order (``premises.intervals``) as
-    little-endian int32 watt-hours, ``estimated`` a bitmask of the estimated
-    ones, ``surplus_wh`` surplus generation kept apart (empty when none). The
-    whole day is replaced by a later revision (``revision_at``); on a tie the
-    later import wins.
+    or 100 readings in elapsed-time order, encoded by ``premises.intervals.pack_wh``
+    (a width byte, then little-endian int16 watt-hours, int32 when a value needs
+    it), ``estimated`` a bitmask of the estimated ones (empty when none),
+    ``surplus_wh`` surplus generation kept apart (NULL when none). The whole day
+    is replaced by a later revision (``revision_at``); on a tie the later import
+    wins. Every write is recorded, per premise, in ``IntervalWrite``.
 
     On PostgreSQL the table is partitioned by RANGE of ``day``, one partition
     per month (``premises_intervalday_yYYYYmMM``), created by the writer
@@ -238,6 +239,8 @@ class IntervalDay(models.Model):
     premise = models.ForeignKey(
         Premise, on_delete=models.CASCADE, related_name="interval_days", db_index=False
     )
+    # On PostgreSQL the columns are stored in the order of the migration that
+    # creates the table (fixed width first, 8-byte aligned: no padding).
     day = models.DateField()
     wh = models.BinaryField()
     estimated = models.BinaryField()
@@ -265,3 +268,39 @@ class IntervalDay(models.Model):
         from premises.intervals import unpack_flags
 
         return unpack_flags(self.estimated)
+
+
+class IntervalWrite(models.Model):
+    """Which premises got new or changed days in which range, per writing run.
+
+    Written in the same transaction as the days themselves
+    (``premises.interval_feed.interval_days_upsert``), set-based: one row per
+    premise per run (``batch``: one UUID per ``import_intervals`` or
+    ``generate_intervals`` run, shared by its parallel writers; a premise
+    written by two of them may have two rows). Days kept because a later
+    revision was stored are not recorded. After a run the subscribers of
+    ``premises.services.interval_writes_subscribe`` are called with the batch;
+    whoever consumes the rows deletes them.
+    """
+
+    batch = models.UUIDField()
+    # Nothing looks rows up by premise: a consumer reads a batch, or the old ones.
+    premise = models.ForeignKey(Premise, on_delete=models.CASCADE, related_name="+", db_index=False)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    written_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["batch"], name="interval_write_batch_idx"),
+            models.Index(fields=["written_at"], name="interval_write_written_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_day__gte=models.F("first_day")),
+                name="interval_write_range_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.batch} {self.premise_id} {self.first_day}..{self.last_day}"

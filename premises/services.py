@@ -4,13 +4,16 @@ The one place for the large-commercial rule (glossary, R11), for the term
 limit it implies, and for premise authentication (R3). Every attempt is handed
 to the subscribers of ``authentication_attempts_subscribe`` (monitoring
 records them, R18) in the caller's transaction: this app knows nothing of who
-listens.
+listens. Likewise each run that writes 15-minute days ends by telling the
+subscribers of ``interval_writes_subscribe`` its batch (``data.available``).
 """
 
 import hmac
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db import transaction
 from django.db.models import DecimalField, Max, OuterRef, Subquery
 
 from premises.models import (
@@ -22,6 +25,8 @@ from premises.models import (
     TermPolicy,
 )
 from smt_portal.calendar import CENTRAL
+
+logger = logging.getLogger(__name__)
 
 USAGE_WINDOW_MONTHS = 12
 
@@ -125,6 +130,30 @@ def occupants_changed_notify(*, premise_ids, now: datetime) -> None:
     (their ``occupant_since`` is already written)."""
     for subscriber in _occupant_subscribers:
         subscriber(premise_ids=list(premise_ids), now=now)
+
+
+# --- Interval writes (data.available) --------------------------------------
+
+_interval_write_subscribers = []
+
+
+def interval_writes_subscribe(subscriber) -> None:
+    """Call ``subscriber(batch=<uuid>, now=)`` once per run of ``import_intervals``
+    or ``generate_intervals``, after its writes committed: the premises and day
+    ranges written are the ``IntervalWrite`` rows of that batch."""
+    if subscriber not in _interval_write_subscribers:
+        _interval_write_subscribers.append(subscriber)
+
+
+def interval_writes_notify(*, batch, now: datetime) -> None:
+    """Tell the subscribers a run's days are written. A subscriber that fails is
+    logged and undoes nothing of the run (its rows stay for the next sweep)."""
+    for subscriber in list(_interval_write_subscribers):
+        try:
+            with transaction.atomic():
+                subscriber(batch=batch, now=now)
+        except Exception:
+            logger.exception("interval writes subscriber %r failed on batch %s", subscriber, batch)
 
 
 # --- Premise authentication (R3, R18) ---------------------------------------

@@ -93,7 +93,14 @@ def test_a_day_is_stored_as_one_row_with_its_96_readings_and_estimated_indexes(f
     assert len(day.kwh) == 96
     assert day.estimated_indexes == [3, 50]
     assert day.surplus_kwh == []
-    assert len(bytes(day.wh)) == 384
+    assert len(bytes(day.wh)) == 1 + 2 * 96  # int16 watt-hours behind a width byte
+
+
+def test_a_reading_too_large_for_int16_is_stored_exactly_as_int32(feed):
+    out, err = run(feed(rows(JUNE_1, [40_000] + [1] * 95)))  # 40 kWh in a quarter-hour
+    assert "1 days written" in out, err
+    assert stored(JUNE_1).kwh[:2] == [Decimal("40.000"), Decimal("0.001")]
+    assert len(bytes(stored(JUNE_1).wh)) == 1 + 4 * 96
 
 
 def test_dst_days_hold_92_and_100_readings_with_the_repeated_hour_daylight_time_first(feed):

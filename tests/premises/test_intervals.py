@@ -1,3 +1,4 @@
+import struct
 from datetime import date
 
 import pytest
@@ -79,9 +80,28 @@ def test_the_end_may_be_the_wall_clock_end_or_the_start_plus_15_minutes():
     assert not end_matches(ORDINARY, 0, "00:00", "00:30")
 
 
-def test_readings_and_estimated_flags_pack_compactly_and_read_back():
+def test_readings_pack_as_int16_behind_a_width_byte_and_as_int32_only_when_one_needs_it():
     values = list(range(100))
-    assert len(pack_wh(values)) == 400
+    assert len(pack_wh(values)) == 1 + 2 * 100
     assert unpack_wh(pack_wh(values)) == values
+    large = [32767, 32768, 2**31 - 1, 0]
+    assert len(pack_wh(large)) == 1 + 4 * 4
+    assert unpack_wh(pack_wh(large)) == large
+    assert unpack_wh(pack_wh([-32768, 5])) == [-32768, 5]
+
+
+def test_a_blob_pack_wh_did_not_write_is_refused_rather_than_misread():
+    old_int32 = struct.pack("<96i", *range(96))
+    for blob in (old_int32, b"", b"\x03" + bytes(8), b"\x02" + bytes(3), b"\x04" + bytes(6)):
+        with pytest.raises(ValueError, match="not a packed watt-hour array"):
+            unpack_wh(blob)
+
+
+def test_estimated_flags_pack_as_a_bitmask_without_trailing_zero_bytes():
     assert len(pack_flags([0, 9, 99], 100)) == 13
     assert unpack_flags(pack_flags([0, 9, 99], 100)) == [0, 9, 99]
+    assert pack_flags([], 96) == b""
+    assert unpack_flags(pack_flags([3], 96)) == [3]
+    assert len(pack_flags([3], 96)) == 1
+    with pytest.raises(IntervalError):
+        pack_flags([96], 96)
