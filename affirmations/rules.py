@@ -7,6 +7,7 @@ ended" and "does this agreement let its CSP read this premise's data" have
 one answer each.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from csp_registry.models import CspStatus
@@ -149,19 +150,43 @@ def renewal_superseded(renewal, agreement) -> bool:
 # --- Data access (R23) ------------------------------------------------------------------
 
 
-def grants_access(agreement, esi_id: str, day: date, now: datetime) -> bool:
-    """Whether ``agreement`` lets its CSP read ``esi_id``'s data for local ``day`` now.
+@dataclass(frozen=True)
+class DataWindow:
+    """The local days (inclusive) a CSP may read of one premise (glossary, "Data window")."""
 
-    Active, within its term, its CSP active, the premise one of its own, and
-    the day not after today nor after the term's end. (The history window and
-    the occupant's move-in bound the start; they arrive with the meter data.)
+    first: date
+    last: date
+
+    def covers(self, start: date, end: date) -> bool:
+        return self.first <= start and end <= self.last
+
+
+def data_window(agreement, premise, now: datetime) -> DataWindow | None:
+    """The days ``agreement`` lets its CSP read of ``premise`` (one of its own) now.
+
+    None unless the agreement is active within its term and its CSP active.
+    From the history window's start (``data_from``; the term's first day for
+    an agreement made before history windows were stored), never before the
+    current occupant's move-in, to the earlier of today and the term's end.
+    After the agreement ends there is no window at all, not even its term.
     """
     if not can_end(agreement, now) or agreement.csp.status != CspStatus.ACTIVE:
+        return None
+    first = agreement.data_from or agreement.term_start.astimezone(CENTRAL).date()
+    if premise.occupant_since is not None:
+        first = max(first, premise.occupant_since)
+    today = now.astimezone(CENTRAL).date()
+    return DataWindow(first, min(today, agreement.term_end.astimezone(CENTRAL).date()))
+
+
+def grants_access(agreement, esi_id: str, day: date, now: datetime) -> bool:
+    """Whether ``agreement`` lets its CSP read ``esi_id``'s data for local ``day`` now:
+    the premise is one of the agreement's and the day inside its data window."""
+    covered = [link.premise for link in agreement.premises.all() if link.esi_id == esi_id]
+    if not covered:
         return False
-    if esi_id not in {premise.esi_id for premise in agreement.premises.all()}:
-        return False
-    last_day = min(now.astimezone(CENTRAL).date(), agreement.term_end.astimezone(CENTRAL).date())
-    return day <= last_day
+    window = data_window(agreement, covered[0], now)
+    return window is not None and window.covers(day, day)
 
 
 def access_granted_at(agreement, moment: datetime) -> bool:

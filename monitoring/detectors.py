@@ -29,6 +29,7 @@ from affirmations.masking import mask_email
 from affirmations.models import Agreement, Record, RecordEvent
 from affirmations.rules import access_granted_at_sql
 from csp_registry.models import ApiRequestLog
+from data_access.models import DataAccessLog
 
 from .models import PremiseAuthenticationAttempt, RedFlagKind, Severity
 from .sql import IpInRanges, IpNetwork
@@ -712,7 +713,7 @@ def _api_samples(calls, limit=SAMPLE_SIZE):
 # --- 8. Data without authorisation (flag b) and after termination (flag d) ----------------------
 
 
-# Each data call judged against the agreement its path names, in one LEFT JOIN:
+# Each data read judged against the agreement its URL named, in one LEFT JOIN:
 # 'd' after the customer or the CSP ended it, NULL while it was this CSP's and
 # active, 'b' otherwise (unknown, another CSP's, not yet affirmed, or ended by
 # staff, a time-out or the end of its term). One pass gives the figures and
@@ -731,8 +732,10 @@ _DATA_FINDINGS = """
                ROW_NUMBER() OVER (PARTITION BY csp_id ORDER BY first_id) AS n
         FROM (
             SELECT l.csp_id, l.agreement_ref, MIN(l.id) AS first_id,
-                   SUM(CASE WHEN l.status_code < 300 THEN 1 ELSE 0 END) AS served,
-                   SUM(CASE WHEN l.status_code >= 300 THEN 1 ELSE 0 END) AS refused
+                   SUM(CASE WHEN l.status_code < 300 OR l.status_code = 304
+                       THEN 1 ELSE 0 END) AS served,
+                   SUM(CASE WHEN l.status_code >= 300 AND l.status_code <> 304
+                       THEN 1 ELSE 0 END) AS refused
             FROM ({calls}) l
             LEFT JOIN affirmations_agreement a ON a.id = l.agreement_ref
             WHERE l.agreement_ref IS NOT NULL AND CASE
@@ -751,25 +754,16 @@ _DATA_FINDINGS = """
 """.replace("{granted}", access_granted_at_sql("a", "l.created_at"))
 
 
-# The data endpoints' route names (``affirmations/api_urls.py``); the request
-# log stores the route each call matched and the agreement id it named.
-DATA_ENDPOINTS = (
-    "api-agreement-interval-data",
-    "api-agreement-daily-usage",
-    "api-agreement-monthly-usage",
-)
-
-
 def _data_calls_sql(window):
-    """The window's calls to the data endpoints, with the agreement each named.
+    """The window's data reads (``data_access.DataAccessLog``: every read, served
+    or refused, with the agreement id its URL named), CSPs' only.
 
     On PostgreSQL the subquery ends in ``OFFSET 0`` so the planner runs the
     window's index scan once rather than inlining it into the join.
     SQLite is the small-data path; no fence."""
     calls = (
-        ApiRequestLog.objects.filter(
-            csp__isnull=False, endpoint__in=DATA_ENDPOINTS, agreement_id__isnull=False,
-            **window.bounds(),
+        DataAccessLog.objects.filter(
+            csp__isnull=False, agreement_id__isnull=False, **window.bounds()
         )
         .annotate(agreement_ref=F("agreement_id"))
         .order_by()
@@ -803,11 +797,8 @@ def _data_findings(window, thresholds, verdict, what):
             samples=samples.get(csp_id, []),
             links=[
                 admin_link(
-                    "API requests in the window",
-                    "csp_registry.apirequestlog",
-                    window,
-                    csp_id=csp_id,
-                )
+                    "Data reads in the window", "data_access.dataaccesslog", window, csp_id=csp_id
+                )  # fmt: skip
             ],
         )  # fmt: skip
         for csp_id, found in figures.items()
@@ -819,15 +810,18 @@ def _data_samples(sample_csp):
     if not sample_csp:
         return {}
     samples = {}
-    calls = ApiRequestLog.objects.filter(pk__in=list(sample_csp))
-    for row in _api_samples(calls, limit=None):
+    reads = DataAccessLog.objects.filter(pk__in=list(sample_csp)).order_by("pk")
+    for row in reads.values(
+        "id", "created_at", "ip", "agreement_id", "esi_id", "kind", "start", "end",
+        "status_code", "error_code", "intervals",
+    ):  # fmt: skip
         samples.setdefault(sample_csp[row["id"]], []).append(row)
     return samples
 
 
 @detector(
     name="data_without_authorisation",
-    sample_model="csp_registry.apirequestlog",
+    sample_model="data_access.dataaccesslog",
     label="Data without authorisation",
     serves="Red flag (b)",
     kind=RedFlagKind.UNAUTHORISED_DATA,
@@ -845,7 +839,7 @@ def find_data_without_authorisation(window, thresholds):
 
 @detector(
     name="data_after_termination",
-    sample_model="csp_registry.apirequestlog",
+    sample_model="data_access.dataaccesslog",
     label="Data after termination",
     serves="Red flag (d)",
     kind=RedFlagKind.AFTER_TERMINATION,

@@ -25,6 +25,7 @@ _READ = [
     "csp_registry.view_csp",
     "csp_registry.view_cspstatuschange",
     "csp_registry.view_apirequestlog",
+    "data_access.view_dataaccesslog",
     "monitoring.view_premiseauthenticationattempt",
     "monitoring.view_redflag",
     "monitoring.view_flagaction",

@@ -5,5 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("csp_registry.api_urls")),
     path("", include("affirmations.api_urls")),
+    path("", include("data_access.api_urls")),
     path("", include("webhooks.api_urls")),
 ]

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "csp_registry",
     "webhooks",
     "affirmations",
+    "data_access",
     "monitoring",
 ]
 

@@ -1,7 +1,8 @@
 """Apps import only downward, and nothing imports in a cycle.
 
 The layers, bottom first: the core (shared helpers in ``smt_portal``), then
-premises, outbox, csp_registry, webhooks, affirmations, monitoring. A module
+premises, outbox, csp_registry, webhooks, affirmations, data_access,
+monitoring. A module
 may import from its own app, from the core, and from apps below it; a lower
 app learns of a higher one's interest through a subscriber (events, request
 guards, authentication attempts), never an import. ``smt_portal``'s wiring
@@ -13,7 +14,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["premises", "outbox", "csp_registry", "webhooks", "affirmations", "monitoring"]
+LAYERS = [
+    "premises", "outbox", "csp_registry", "webhooks", "affirmations", "data_access", "monitoring",
+]  # fmt: skip
 CORE = {
     "smt_portal.actors",
     "smt_portal.admin_actions",

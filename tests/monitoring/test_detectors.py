@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from affirmations.models import Agreement, AgreementPremise, EndedBy, RecordEvent
 from affirmations.services import agreement_renewal_request as renewal_service
 from csp_registry.models import ApiRequestLog
+from data_access.models import DataAccessLog
 from monitoring.detectors import DETECTORS, Window
 from monitoring.models import DetectorSetting, FlagStatus, PremiseAuthenticationAttempt
 from monitoring.services import detectors_run, flag_dismiss
@@ -389,12 +390,12 @@ def test_ordinary_calls_raise_nothing(csp):
 # --- 8. data without authorisation (b) and after termination (d) ---------------------------------
 
 
-def data_call(csp, agreement_id, *, status=200, minutes_ago=5, kind="interval-data"):
-    """A logged call to a data endpoint, as the API middleware writes it."""
-    return api_call(
-        csp, "192.0.2.9", method="GET", status=status, at=NOW - timedelta(minutes=minutes_ago),
-        path=f"/api/v1/agreements/{agreement_id}/{kind}/",  # the log keeps no query string
-        endpoint=f"api-agreement-{kind}", agreement_id=agreement_id,
+def data_call(csp, agreement_id, *, status=200, minutes_ago=5, kind="intervals"):
+    """A logged data read, as the data endpoints write it (tests/data_access makes
+    the same flags fire through real API calls)."""
+    return DataAccessLog.objects.create(
+        csp=csp, agreement_id=agreement_id, kind=kind, esi_id="10443720000000001",
+        status_code=status, ip="192.0.2.9", created_at=NOW - timedelta(minutes=minutes_ago),
     )  # fmt: skip
 
 
@@ -427,14 +428,13 @@ def test_data_findings_of_many_csps_take_two_queries(csp, other_csp, django_asse
         findings = detector.find(window, detector.thresholds)
     assert {f.csp_id: f.figures["agreements"] for f in findings} == {csp.pk: 7, other_csp.pk: 7}
     for finding in findings:
-        paths = [row["path"] for row in finding.samples]
-        assert paths == [f"/api/v1/agreements/{900_000 + i}/interval-data/" for i in range(5)]
+        assert [row["agreement_id"] for row in finding.samples] == [900_000 + i for i in range(5)]
 
 
 def test_data_requests_for_another_csps_agreement_are_flag_b(csp, other_csp):
     theirs = decide(make_agreement(other_csp), at=NOW - timedelta(days=1))
     for _ in range(10):
-        data_call(csp, theirs.pk, status=404, kind="daily-usage")
+        data_call(csp, theirs.pk, status=404, kind="daily")
     [flag] = run_detectors("data_without_authorisation")
     assert flag.csp == csp and flag.evidence["figures"]["refused"] == 10
 
@@ -460,7 +460,7 @@ def test_data_after_the_customer_ended_the_agreement_raises_flag_d(csp):
     agreement = decide(make_agreement(csp), at=NOW - timedelta(days=1))
     end(agreement, by=EndedBy.CUSTOMER, at=NOW - timedelta(minutes=10))
     data_call(csp, agreement.pk, minutes_ago=20)  # before the end: fine
-    data_call(csp, agreement.pk, minutes_ago=5, kind="monthly-usage")
+    data_call(csp, agreement.pk, minutes_ago=5, kind="monthly")
     [flag] = run_detectors("data_after_termination")
     assert flag.kind == "d" and flag.evidence["figures"]["served"] == 1
     assert run_detectors("data_without_authorisation") == []
@@ -473,7 +473,7 @@ def test_data_after_the_committee_revoked_the_agreement_is_flag_b(csp):
     data_call(csp, agreement.pk)
     assert run_detectors("data_after_termination") == []
     [flag] = run_detectors("data_without_authorisation")
-    assert flag.evidence["samples"][0]["path"].endswith("/interval-data/")
+    assert flag.evidence["samples"][0]["kind"] == "intervals"
 
 
 def test_nine_refused_requests_after_termination_raise_nothing(csp):
