@@ -13,7 +13,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from premises import services
+from premises import interval_synthetic, services
 from premises.interval_feed import INTERVAL_COLUMNS, day_csv_rows
 from premises.models import IntervalDay, IntervalWrite, Premise
 from premises.seed import seed_reference_data
@@ -33,16 +33,17 @@ def premises(db):
 
 
 @pytest.fixture
-def calls():
-    """The calls of a subscriber registered for the test."""
+def calls(monkeypatch):
+    """The calls of a subscriber registered for the test, the only one (the
+    apps' own, which consume the rows, are set aside)."""
     received = []
 
     def subscriber(*, batch, now):
         received.append((batch, now))
 
+    monkeypatch.setattr(services, "_interval_write_subscribers", [])
     services.interval_writes_subscribe(subscriber)
-    yield received
-    services._interval_write_subscribers.remove(subscriber)
+    return received
 
 
 @pytest.fixture
@@ -133,16 +134,13 @@ def test_a_failing_subscriber_is_logged_and_undoes_nothing(premises, feed, calls
         IntervalDay.objects.all().delete()  # inside the subscriber's own savepoint
         raise RuntimeError("subscriber broke")
 
-    services.interval_writes_subscribe(broken)
-    try:
-        with caplog.at_level(logging.ERROR, logger="premises.services"):
-            run_import(feed((premises[0], JUNE[0], JUNE[1])))
-    finally:
-        services._interval_write_subscribers.remove(broken)
+    services._interval_write_subscribers.insert(0, broken)  # before the test's subscriber
+    with caplog.at_level(logging.ERROR, logger="premises.services"):
+        run_import(feed((premises[0], JUNE[0], JUNE[1])))
     assert "interval writes subscriber" in caplog.text
     assert IntervalDay.objects.count() == 1
     assert recorded() == [(premises[0].pk, JUNE[0], JUNE[0], NOW)]
-    assert len(calls) == 1
+    assert len(calls) == 1  # the next subscriber was still told
 
 
 def test_generating_records_each_premise_s_window_under_one_batch_and_tells_once(premises, calls):
@@ -187,3 +185,25 @@ def test_parallel_writers_store_exactly_what_one_writer_stores(calls):
         (premise_id, date(2026, 6, 21), date(2026, 6, 30))
         for premise_id in sorted(Premise.objects.values_list("pk", flat=True))
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_writer_that_fails_fails_the_command_and_tells_no_subscriber(monkeypatch, calls):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer")
+    seed_reference_data(stdout=StringIO())
+    with time_machine.travel(NOW, tick=False):
+        premises_generate(count=4, seed=3, now=NOW)
+    last = Premise.objects.order_by("esi_id").last()
+    real_day = interval_synthetic._day
+
+    def day(**fields):
+        if fields["esi_id"] == last.esi_id:
+            raise RuntimeError("the shape broke")
+        return real_day(**fields)
+
+    monkeypatch.setattr(interval_synthetic, "_day", day)  # inherited by the forked writers
+    with pytest.raises(CommandError, match=r"(?s)writer 1: .*the shape broke"):
+        generate("--days", "2", "--seed", "7", "--workers", "2")
+    assert calls == []
+    assert last.pk not in set(IntervalDay.objects.values_list("premise_id", flat=True))
