@@ -98,6 +98,8 @@ def _parse_args():
     parser.add_argument("--reuse", action="store_true", help="c: keep the read database's data")
     parser.add_argument("--calls", type=int, default=200, help="c: timed calls of each kind")
     parser.add_argument("--texas-hundredth", action="store_true", help="run d (70,000 × 30)")
+    parser.add_argument("--hundredth-premises", type=int, default=HUNDREDTH_PREMISES)
+    parser.add_argument("--hundredth-days", type=int, default=HUNDREDTH_DAYS)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="empty a store without 'bench'")
     parser.add_argument("--child", choices=["store", "read", "texas"], help=argparse.SUPPRESS)
@@ -252,7 +254,8 @@ def _extrapolate(texas, store):
     per_day = texas["size"]["per_day"]
     daily = per_day * TEXAS_METERS
     readings = TEXAS_METERS * 96
-    print(f"\nOn paper, {TEXAS_METERS:,} meters (100× the 1/100 run; 96 readings a day):")
+    scale = TEXAS_METERS / texas["premises"]
+    print(f"\nOn paper, {TEXAS_METERS:,} meters ({scale:,.0f}× this run; 96 readings a day):")
     print(f"  {readings:,} readings and {_bytes(daily)} a day; {_bytes(daily * 365)} a year")
     minutes = TEXAS_METERS / texas["meter_days_per_s"] / 60
     print(f"  a day's data by generate_intervals at the measured rate: {minutes:.0f} min")
@@ -772,19 +775,20 @@ def _percentiles(latencies):
 
 
 def _section_texas(args):
-    _premises_ensure(HUNDREDTH_PREMISES)
+    premises, days = args.hundredth_premises, args.hundredth_days
+    _premises_ensure(premises)
     _store_empty()
     _checkpoint()
-    seconds = _generate(HUNDREDTH_PREMISES, HUNDREDTH_DAYS, args.seed)
+    seconds = _generate(premises, days, args.seed)
     size = _store_size()
     readings = _readings()
     print(
-        f"generate_intervals {HUNDREDTH_PREMISES:,} × {HUNDREDTH_DAYS}: {seconds:.1f} s, "
+        f"generate_intervals {premises:,} × {days}: {seconds:.1f} s, "
         f"{readings:,} readings, {size['bytes']:,} bytes"
     )
     return {
-        "premises": HUNDREDTH_PREMISES,
-        "days": HUNDREDTH_DAYS,
+        "premises": premises,
+        "days": days,
         "seconds": seconds,
         "readings": readings,
         "readings_per_s": readings / seconds,
