@@ -7,6 +7,7 @@ import tracemalloc
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,13 @@ import xmlschema
 from django.conf import settings
 from greenbutton_objects import enums, parse
 
-from premises.espi import DST_END_RULE, DST_START_RULE, espi_feed
+from premises.espi import (
+    DST_END_RULE,
+    DST_START_RULE,
+    espi_daily_feed,
+    espi_feed,
+    espi_monthly_feed,
+)
 from premises.intervals import interval_start, intervals_in_day
 from smt_portal.calendar import CENTRAL
 
@@ -303,3 +310,338 @@ def test_a_day_with_the_wrong_number_of_readings_is_refused():
 
     with pytest.raises(ValueError, match="2026-11-01 has 100 intervals, not 96"):
         feed_text([short])
+
+
+# Daily and monthly figures. The stand-ins carry exactly the fields of
+# premises.usage_reads.DailyFigure and MonthlyFigure that the writers read.
+
+
+@dataclass
+class DailyFigure:
+    day: date
+    wh: int
+    estimated: bool = False
+    intervals: int = 96
+    complete: bool = True
+
+
+@dataclass
+class MonthlyFigure:
+    month: date
+    kwh: Decimal
+    source: str = "intervals"
+    complete: bool = True
+    days: int = 0
+    intervals: int = 0
+
+
+def daily(first, count, *, estimated=(), incomplete=()):
+    """``count`` consecutive days from ``first``; their wh says which day they are."""
+    figures = []
+    for offset in range(count):
+        day = first + timedelta(days=offset)
+        figures.append(
+            DailyFigure(
+                day=day,
+                wh=10_000 + day.month * 100 + day.day,
+                estimated=day in estimated,
+                intervals=intervals_in_day(day),
+                complete=day not in incomplete,
+            )
+        )
+    return figures
+
+
+def month_length(month):
+    return ((month + timedelta(days=32)).replace(day=1) - month).days
+
+
+def monthly(month, kwh, **fields):
+    fields.setdefault("days", month_length(month) if fields.get("source") != "billing" else 0)
+    return MonthlyFigure(month=month, kwh=Decimal(kwh), **fields)
+
+
+def daily_text(figures, *, now=NOW, esi_id=ESI_ID):
+    return "".join(espi_daily_feed(esi_id=esi_id, figures=figures, feed_url=FEED_URL, now=now))
+
+
+def monthly_text(figures, *, now=NOW, esi_id=ESI_ID):
+    return "".join(espi_monthly_feed(esi_id=esi_id, figures=figures, feed_url=FEED_URL, now=now))
+
+
+def the_meter_reading(text):
+    (usage_point,) = read_back(text)
+    (reading,) = usage_point.meterReadings
+    return reading
+
+
+def qualities(reading):
+    return {quality.quality for quality in reading.readingQualities}
+
+
+def local_midnight(day):
+    return datetime(day.year, day.month, day.day, tzinfo=CENTRAL).astimezone(UTC)
+
+
+def assert_valid_espi(text):
+    found = resources(text)
+    for resource in found:
+        USAGE_XSD.validate(resource)
+    USAGE_XSD.validate(io.StringIO(text))
+    assert sorted({resource.tag.removeprefix(ESPI) for resource in found}) == [
+        "IntervalBlock",
+        "LocalTimeParameters",
+        "MeterReading",
+        "ReadingType",
+        "UsagePoint",
+    ]
+
+
+def test_every_resource_of_the_daily_feed_is_valid_espi_and_the_whole_feed_valid_atom():
+    figures = daily(date(2026, 2, 20), 260, estimated={SPRING_FORWARD}, incomplete={ORDINARY})
+
+    assert_valid_espi(daily_text(figures))
+
+
+def test_a_reader_gets_back_each_days_watt_hours_from_local_midnight_for_the_days_length():
+    figures = daily(date(2026, 3, 6), 5) + daily(date(2026, 10, 30), 5)
+
+    readings = list(the_meter_reading(daily_text(figures)).intervalReadings)
+
+    assert [reading.value for reading in readings] == [figure.wh for figure in figures]
+    assert [reading.timePeriod.start for reading in readings] == [
+        local_midnight(figure.day) for figure in figures
+    ]
+    hours = {
+        f.day: r.timePeriod.duration / timedelta(hours=1)
+        for f, r in zip(figures, readings, strict=True)
+    }
+    assert hours[SPRING_FORWARD] == 23 and hours[FALL_BACK] == 25
+    assert hours[date(2026, 3, 7)] == hours[date(2026, 11, 2)] == 24
+    assert readings[2].timePeriod.start == datetime(2026, 3, 8, 6, tzinfo=UTC)  # CST midnight
+    assert readings[3].timePeriod.start == datetime(2026, 3, 9, 5, tzinfo=UTC)  # CDT midnight
+
+
+def test_an_estimated_day_is_flagged_estimated_and_an_incomplete_day_questionable():
+    first = date(2026, 7, 1)
+    figures = daily(first, 4, estimated={first, first + timedelta(days=2)},
+                    incomplete={first + timedelta(days=2), first + timedelta(days=3)})  # fmt: skip
+
+    readings = list(the_meter_reading(daily_text(figures)).intervalReadings)
+
+    estimated = enums.QualityOfReading.estimatedUsingReferenceDay
+    questionable = enums.QualityOfReading.questionable
+    assert [qualities(reading) for reading in readings] == [
+        {estimated},
+        set(),
+        {estimated, questionable},
+        {questionable},
+    ]
+
+
+def test_the_daily_reading_type_says_watt_hours_of_electricity_delivered_per_day():
+    kind = the_meter_reading(daily_text(daily(ORDINARY, 1))).readingType
+
+    assert kind.uom == enums.UomType.wattHours
+    assert kind.powerOfTenMultiplier == 0
+    assert kind.intervalLength == 86400
+    assert kind.timeAttribute == enums.TimeAttributeType.daily
+    assert kind.accumulationBehaviour == enums.AccumulationBehaviourType.deltaData
+    assert kind.flowDirection == enums.FlowDirectionType.forward
+    assert kind.commodity == enums.CommodityType.electricity
+    assert kind.kind == enums.KindType.energy
+
+
+def test_days_are_blocked_by_calendar_month_from_the_first_days_midnight_to_the_last_days_end():
+    figures = daily(date(2026, 2, 27), 12) + daily(date(2026, 3, 20), 2)  # a gap in March
+
+    blocks = the_meter_reading(daily_text(figures)).intervalBlocks
+
+    assert [len(block.intervalReadings) for block in blocks] == [2, 12]
+    february, march = (block.interval for block in blocks)
+    assert february.start == local_midnight(date(2026, 2, 27))
+    assert february.duration == timedelta(days=2)
+    assert march.start == local_midnight(date(2026, 3, 1))
+    assert march.start + march.duration == local_midnight(date(2026, 3, 22))
+    assert march.duration == timedelta(days=21, hours=-1)  # spring forward inside
+    root = xml_tree(daily_text(figures))
+    hrefs = [link.get("href") for link in root.iterfind(f"{ATOM}entry/{ATOM}link[@rel='self']")]
+    block_links = [href.rsplit("/", 1)[1] for href in hrefs if "/IntervalBlock/" in href]
+    assert block_links == ["2026-02", "2026-03"]
+
+
+def test_the_daily_feed_yields_each_month_when_its_last_day_arrives_without_reading_ahead():
+    pulled = []
+
+    def endless_figures():
+        for offset in itertools.count():
+            if offset > 70:  # endless, but a writer that reads ahead fails fast instead of hanging
+                raise AssertionError("the writer read days ahead of what it wrote")
+            (figure,) = daily(ORDINARY + timedelta(days=offset), 1)
+            pulled.append(figure.day)
+            yield figure
+
+    chunks = espi_daily_feed(esi_id=ESI_ID, figures=endless_figures(), feed_url=FEED_URL, now=NOW)
+
+    head = next(chunks)
+    assert pulled == []
+    assert head.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<feed ')
+    june = next(chunks)
+    assert pulled[-1] == date(2026, 6, 30) and len(pulled) == 30
+    july = next(chunks)
+    assert pulled[-1] == date(2026, 7, 31) and len(pulled) == 61
+    assert june.count("<espi:IntervalReading>") == 30
+    assert july.count("<espi:IntervalReading>") == 31
+
+
+def test_decades_of_daily_figures_stream_in_memory_much_smaller_than_the_document():
+    first = date(2000, 1, 1)
+    figures = (daily(first + timedelta(days=offset), 1)[0] for offset in range(30 * 365))
+    tracemalloc.start()
+    try:
+        total = 0
+        for chunk in espi_daily_feed(esi_id=ESI_ID, figures=figures, feed_url=FEED_URL, now=NOW):
+            total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert total > 2_000_000
+    assert peak < total / 20
+
+
+def test_daily_figures_out_of_order_are_refused():
+    figures = daily(ORDINARY, 3)
+    figures[1], figures[2] = figures[2], figures[1]
+
+    with pytest.raises(ValueError, match="must ascend: 2026-06-02 came after 2026-06-03"):
+        daily_text(figures)
+
+
+def test_every_resource_of_the_monthly_feed_is_valid_espi_and_the_whole_feed_valid_atom():
+    figures = [
+        monthly(date(2025, 12, 1), "1200.5", source="billing"),
+        monthly(date(2026, 1, 1), "1100.25"),
+        monthly(date(2026, 2, 1), "950", complete=False, days=20),
+    ]
+
+    assert_valid_espi(monthly_text(figures))
+
+
+def test_a_reader_gets_back_each_months_watt_hours_from_the_1st_for_its_length_in_central_time():
+    figures = [monthly(date(2026, month, 1), f"{month}00.0125") for month in range(1, 13)]
+
+    readings = list(the_meter_reading(monthly_text(figures)).intervalReadings)
+
+    assert [reading.value for reading in readings] == [
+        month * 100_000 + 13
+        for month in range(1, 13)  # x.0125 kWh is 12.5 Wh: half up
+    ]
+    assert [reading.timePeriod.start for reading in readings] == [
+        local_midnight(date(2026, month, 1)) for month in range(1, 13)
+    ]
+    lengths = [reading.timePeriod.duration for reading in readings]
+    assert lengths[1] == timedelta(days=28)
+    assert lengths[2] == timedelta(days=31, hours=-1)  # March loses the spring-forward hour
+    assert lengths[5] == timedelta(days=30)
+    assert lengths[10] == timedelta(days=30, hours=1)  # November repeats an hour
+    assert (
+        sum(lengths, timedelta()) == local_midnight(date(2027, 1, 1)) - readings[0].timePeriod.start
+    )
+
+
+def test_a_billed_month_is_validated_and_a_month_missing_days_questionable():
+    figures = [
+        monthly(date(2026, 1, 1), "1000"),  # every day from intervals
+        monthly(date(2026, 2, 1), "900", source="billing"),
+        monthly(date(2026, 3, 1), "400", complete=False, days=12),
+        monthly(date(2026, 4, 1), "300", days=10),  # the range ended on the 10th
+    ]
+
+    readings = list(the_meter_reading(monthly_text(figures)).intervalReadings)
+
+    assert [qualities(reading) for reading in readings] == [
+        set(),
+        {enums.QualityOfReading.validated},
+        {enums.QualityOfReading.questionable},
+        {enums.QualityOfReading.questionable},
+    ]
+    assert [reading.value for reading in readings] == [1_000_000, 900_000, 400_000, 300_000]
+
+
+def test_the_monthly_reading_type_says_watt_hours_per_calendar_month_with_no_default_length():
+    kind = the_meter_reading(monthly_text([monthly(date(2026, 6, 1), "1")])).readingType
+
+    assert kind.timeAttribute == enums.TimeAttributeType.monthly
+    assert kind.intervalLength is None  # months have no one length; each reading states its own
+    assert kind.uom == enums.UomType.wattHours
+    assert kind.powerOfTenMultiplier == 0
+    assert kind.accumulationBehaviour == enums.AccumulationBehaviourType.deltaData
+    assert kind.flowDirection == enums.FlowDirectionType.forward
+    assert kind.commodity == enums.CommodityType.electricity
+    assert kind.kind == enums.KindType.energy
+
+
+def test_months_are_blocked_by_calendar_year():
+    figures = [monthly(date(2025, 11, 1), "1"), monthly(date(2025, 12, 1), "2"),
+               monthly(date(2026, 2, 1), "3")]  # fmt: skip
+
+    blocks = the_meter_reading(monthly_text(figures)).intervalBlocks
+
+    assert [[r.value for r in block.intervalReadings] for block in blocks] == [[1000, 2000], [3000]]
+    assert blocks[0].interval.start == local_midnight(date(2025, 11, 1))
+    assert blocks[0].interval.duration == timedelta(days=61, hours=1)
+    assert blocks[1].interval.start == local_midnight(date(2026, 2, 1))
+    assert blocks[1].interval.duration == timedelta(days=28)
+
+
+def test_months_out_of_order_or_not_on_the_1st_are_refused():
+    with pytest.raises(ValueError, match="2026-01-01 after 2026-02-01"):
+        monthly_text([monthly(date(2026, 2, 1), "1"), monthly(date(2026, 1, 1), "1")])
+    with pytest.raises(ValueError, match="2026-01-02"):
+        monthly_text([monthly(date(2026, 1, 2), "1")])
+
+
+def test_empty_daily_and_monthly_feeds_are_valid_and_name_the_usage_point():
+    for text in (daily_text([]), monthly_text([])):
+        USAGE_XSD.validate(io.StringIO(text))
+        assert list(the_meter_reading(text).intervalReadings) == []
+
+
+def test_daily_and_monthly_feeds_are_deterministic_and_their_own_resources():
+    days = daily(date(2026, 2, 25), 10)
+    months = [monthly(date(2026, 2, 1), "1", source="billing"), monthly(date(2026, 3, 1), "2")]
+    later = NOW + timedelta(days=3, seconds=7)
+
+    for write, figures in ((daily_text, days), (monthly_text, months)):
+        first, again, next_run = write(figures), write(figures), write(figures, now=later)
+        assert first == again
+        assert first.replace("2026-12-01T18:30:00Z", "NOW") == next_run.replace(
+            "2026-12-04T18:30:07Z", "NOW"
+        )
+        ids = [element.text for element in xml_tree(first).iter(f"{ATOM}id")]
+        assert all(atom_id.startswith("urn:uuid:") for atom_id in ids)
+        assert len(ids) == len(set(ids))
+
+    def ids_of(text):
+        return {element.text for element in xml_tree(text).iter(f"{ATOM}id")}
+
+    fifteen, by_day, by_month = (
+        ids_of(feed_text([a_day(ORDINARY)])), ids_of(daily_text(days)), ids_of(monthly_text(months))
+    )  # fmt: skip
+    shared = fifteen & by_day
+    assert shared == fifteen & by_month == by_day & by_month
+    # Only the UsagePoint and LocalTimeParameters are the same resources: each kind of feed
+    # has its own feed id, MeterReading, ReadingType and IntervalBlocks.
+    assert len(shared) == 2
+    assert ids_of(daily_text(days, esi_id="10443720009999999")) & by_day == {
+        _local_time_id(daily_text(days))
+    }
+
+
+def _local_time_id(text):
+    root = xml_tree(text)
+    for entry in root.iterfind(f"{ATOM}entry"):
+        if entry.find(f"{ATOM}content/{ESPI}LocalTimeParameters") is not None:
+            return entry.findtext(f"{ATOM}id")
+    raise AssertionError("no LocalTimeParameters")
