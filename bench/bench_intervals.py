@@ -439,7 +439,6 @@ def _export_csv(path):
     ``day_csv_rows`` writes each date's start and end columns once (they depend on
     the date only); each day's values are then set in its rows as it writes them.
     """
-    import csv
     from functools import lru_cache
 
     from django.utils import timezone
@@ -448,6 +447,7 @@ def _export_csv(path):
     from premises.intervals import intervals_in_day, unpack_wh
     from premises.models import IntervalDay
     from smt_portal.calendar import CENTRAL
+    from smt_portal.csv_export import csv_lines
 
     @lru_cache(maxsize=1000)
     def times(day):
@@ -465,20 +465,20 @@ def _export_csv(path):
             for index, ((start, end), value) in enumerate(zip(times(stored.day), wh, strict=True))
         ]  # fmt: skip
 
-    readings = 0
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(INTERVAL_COLUMNS)
+    def all_rows():
         days = IntervalDay.objects.select_related("premise").order_by("premise__esi_id", "day")
         for stored in days.iterator(chunk_size=5000):
-            day_rows = rows(
-                stored, unpack_wh(stored.wh), set(stored.estimated_indexes), CONSUMPTION
-            )
+            estimated = set(stored.estimated_indexes)
+            yield from rows(stored, unpack_wh(stored.wh), estimated, CONSUMPTION)
             if stored.surplus_wh:
-                day_rows += rows(stored, unpack_wh(stored.surplus_wh), (), SURPLUS)
-            writer.writerows(day_rows)
-            readings += len(day_rows)
-    return readings
+                yield from rows(stored, unpack_wh(stored.surplus_wh), (), SURPLUS)
+
+    lines = 0
+    with path.open("w", newline="") as handle:
+        for line in csv_lines(INTERVAL_COLUMNS, all_rows()):
+            handle.write(line)
+            lines += 1
+    return lines - 1  # the header
 
 
 def _copy_floor(path, readings):
