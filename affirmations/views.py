@@ -93,7 +93,7 @@ def _session_link(request, kind, pk):
     )
 
 
-def _current_link(request, kind):
+def current_link(request, kind):
     return _session_link(request, kind, request.session.get(f"{kind}_current"))
 
 
@@ -145,7 +145,7 @@ def affirmation_link(request, token):
 @private
 @require_safe
 def affirmation_page(request):
-    link = _current_link(request, "affirmation")
+    link = current_link(request, "affirmation")
     if link is None:
         return link_not_found(request)
     return _affirmation_render(request, link, notice=_notice(request, "affirmation"))
@@ -304,7 +304,7 @@ def renewal_link(request, token):
 @private
 @require_safe
 def renewal_page(request):
-    link = _current_link(request, "renewal")
+    link = current_link(request, "renewal")
     if link is None:
         return link_not_found(request)
     return _renewal_render(request, link, notice=_notice(request, "renewal"))
@@ -404,7 +404,7 @@ def termination_link(request, token):
 @private
 @require_safe
 def termination_page(request):
-    link = _current_link(request, "termination")
+    link = current_link(request, "termination")
     if link is None:
         return link_not_found(request)
     agreement = link.agreement

@@ -13,16 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import DatabaseError, transaction
-from django.db.models import Max, Min
+from django.db import DatabaseError, connection, transaction
 
 from affirmations.events import agreement_representation, agreements_for_representation
 from affirmations.models import Agreement, AgreementPremise, AgreementStatus
 from affirmations.rules import DataWindow, can_end, data_window
 from csp_registry.events import EventDraft, events_emit
-from csp_registry.models import CspStatus, EventType
-from premises import models as premise_models  # TEMP until IntervalWrite lands
-from premises.models import Premise
+from csp_registry.models import Csp, CspStatus, EventType
+from premises.models import IntervalWrite, Premise
 
 from .models import DataAccessLog
 
@@ -164,87 +162,115 @@ def data_reads_of_agreement(agreement, *, limit=50):
 LEFT_BEHIND_AFTER = timedelta(hours=1)
 
 
+# The batch's written premises under agreements that may read them now, per
+# agreement and ESI ID, with the range of days written: one grouped join.
+_NEWLY_READABLE = """
+    SELECT ap.agreement_id, ap.esi_id, MIN(w.first_day), MAX(w.last_day)
+    FROM {writes} w
+    JOIN {links} ap ON ap.premise_id = w.premise_id AND ap.is_open
+    JOIN {agreements} a ON a.id = ap.agreement_id
+    JOIN {csps} c ON c.id = a.csp_id
+    WHERE w.batch = %s AND a.status = %s AND a.term_end > %s AND c.status = %s
+    GROUP BY ap.agreement_id, ap.esi_id
+    ORDER BY ap.agreement_id, ap.esi_id
+"""
+EVENTS_PER_CHUNK = 2000
+
+
 def data_available_emit(*, batch, now) -> int:
     """One ``data.available`` event per agreement that may read new days of ``batch``.
 
-    Set-based: one grouped query joins the batch's written premises to the
-    open agreements covering them; events carry the agreement as the API shows
-    it, with the ESI IDs and the range of days written. The batch's rows are
-    deleted in the same transaction, so a batch is announced once.
+    Set-based: the batch's rows are joined to the open agreements covering
+    their premises in one grouped query, read in order and turned into events
+    a chunk of agreements at a time (the agreement as the API shows it, the ESI
+    IDs and the range of days written). The rows are deleted in the same
+    transaction, and concurrent announcers of one batch are serialised, so a
+    batch is announced once.
     """
     with transaction.atomic():
-        writes = premise_models.IntervalWrite.objects.select_for_update(skip_locked=True)
-        writes = writes.filter(batch=batch)
-        if not writes.exists():
+        if not _batch_claim(batch):
             return 0
-        pairs = (
-            AgreementPremise.objects.filter(
-                premise_id__in=writes.values("premise_id"), is_open=True,
-                agreement__status=AgreementStatus.ACTIVE, agreement__term_end__gt=now,
-                agreement__csp__status=CspStatus.ACTIVE,
-            )
-            .values("agreement_id", "esi_id", "premise_id")
-            .order_by("agreement_id", "esi_id")
+        sql = _NEWLY_READABLE.format(
+            writes=IntervalWrite._meta.db_table, links=AgreementPremise._meta.db_table,
+            agreements=Agreement._meta.db_table, csps=Csp._meta.db_table,
         )  # fmt: skip
-        ranges = {
-            row["premise_id"]: (row["first"], row["last"])
-            for row in writes.values("premise_id")
-            .annotate(first=Min("first_day"), last=Max("last_day"))
-            .order_by()
-        }
-        per_agreement = {}
-        for pair in pairs:
-            first, last = ranges[pair["premise_id"]]
-            found = per_agreement.setdefault(pair["agreement_id"], [[], first, last])
-            found[0].append(pair["esi_id"])
-            found[1], found[2] = min(found[1], first), max(found[2], last)
-        emitted = _data_available_events(per_agreement, now)
-        writes.delete()
+        params = [_batch_param(batch), AgreementStatus.ACTIVE, now, CspStatus.ACTIVE]
+        emitted = 0
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            chunk = {}
+            for agreement_id, esi_id, first, last in _rows(cursor):
+                found = chunk.setdefault(agreement_id, [[], first, last])
+                found[0].append(esi_id)
+                found[1], found[2] = min(found[1], first), max(found[2], last)
+                if len(chunk) > EVENTS_PER_CHUNK:
+                    # Rows arrive by agreement: every one but the last is whole.
+                    last_id = agreement_id
+                    whole = {pk: found for pk, found in chunk.items() if pk != last_id}
+                    emitted += _data_available_events(whole, now)
+                    chunk = {last_id: chunk[last_id]}
+            emitted += _data_available_events(chunk, now)
+        IntervalWrite.objects.filter(batch=batch).delete()
     return emitted
+
+
+def _batch_claim(batch) -> bool:
+    """Whether ``batch`` still has rows to announce, once no other transaction is
+    announcing it (PostgreSQL: a transaction-level advisory lock on the batch;
+    SQLite has one writer at a time)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [str(batch)])
+    return IntervalWrite.objects.filter(batch=batch).exists()
+
+
+def _batch_param(batch):
+    # UUIDs are stored as text on SQLite (32 hex digits) and as uuid on PostgreSQL.
+    field = IntervalWrite._meta.get_field("batch")
+    return field.get_db_prep_value(batch, connection)
+
+
+def _rows(cursor, size=5000):
+    while rows := cursor.fetchmany(size):
+        # SQLite returns raw SQL's dates as text.
+        for agreement_id, esi_id, first, last in rows:
+            yield agreement_id, esi_id, _date(first), _date(last)
+
+
+def _date(value):
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _data_available_events(per_agreement, now) -> int:
     ids = sorted(per_agreement)
-    emitted = 0
-    for offset in range(0, len(ids), 2000):
-        drafts = []
-        for agreement in agreements_for_representation(ids[offset : offset + 2000]):
-            esi_ids, first, last = per_agreement[agreement.pk]
-            # Only days the CSP may read are announced: none before the window.
-            start = max(first, agreement.data_from) if agreement.data_from else first
-            if start > last:
-                continue
-            drafts.append(
-                EventDraft(
-                    csp_id=agreement.csp_id,
-                    type=EventType.DATA_AVAILABLE,
-                    agreement_id=agreement.pk,
-                    data={
-                        "agreement": agreement_representation(agreement),
-                        "esi_ids": esi_ids,
-                        "start": start.isoformat(),
-                        "end": last.isoformat(),
-                    },
-                )
+    drafts = []
+    for agreement in agreements_for_representation(ids):
+        esi_ids, first, last = per_agreement[agreement.pk]
+        # Only days the CSP may read are announced: none before the window.
+        start = max(first, agreement.data_from) if agreement.data_from else first
+        if start > last:
+            continue
+        drafts.append(
+            EventDraft(
+                csp_id=agreement.csp_id,
+                type=EventType.DATA_AVAILABLE,
+                agreement_id=agreement.pk,
+                data={
+                    "agreement": agreement_representation(agreement),
+                    "esi_ids": esi_ids,
+                    "start": start.isoformat(),
+                    "end": last.isoformat(),
+                },
             )
-        emitted += len(events_emit(drafts=drafts, now=now))
-    return emitted
+        )
+    return len(events_emit(drafts=drafts, now=now))
 
 
 def data_available_sweep(*, now) -> int:
     """Announce batches whose import ended without announcing them (a crash)."""
     batches = (
-        premise_models.IntervalWrite.objects.filter(written_at__lte=now - LEFT_BEHIND_AFTER)
+        IntervalWrite.objects.filter(written_at__lte=now - LEFT_BEHIND_AFTER)
         .values_list("batch", flat=True)
         .distinct()
     )
     return sum(data_available_emit(batch=batch, now=now) for batch in list(batches))
-
-
-def on_intervals_written(*, batch, now):
-    """The premises' seam: an import finished writing ``batch``."""
-    try:
-        data_available_emit(batch=batch, now=now)
-    except DatabaseError:
-        # The rows stay; the sweep announces them.
-        logger.exception("could not announce data.available for batch %s", batch)

@@ -239,6 +239,7 @@ PERIODIC_JOBS = {
     "affirmations.tasks.remind_sharing_customers": 3600,
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
+    "data_access.tasks.announce_left_behind_data": 600,
     # The worker's heartbeat: its age on /healthz is how long no worker consumed.
     "smt_portal.tasks.record_worker_heartbeat": 60,
 }

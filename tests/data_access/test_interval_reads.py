@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from data_access.models import DataAccessLog
@@ -200,11 +201,27 @@ def test_every_served_read_is_logged_with_who_what_and_how_much(csp_api, active_
 
 
 def test_a_client_that_goes_away_mid_body_is_logged_as_incomplete(csp_api, year):
+    from django.test import RequestFactory
+
+    from data_access.api.views import IntervalDataView
+
     agreement, home = year
-    response = read(csp_api, agreement, esi_id=home.esi_id, start=WINDOW_FIRST, end=TODAY)
-    chunks = iter(response.streaming_content)
+    # The view as the WSGI server sees it (the test client would wrap the body).
+    request = RequestFactory().get(
+        f"/api/v1/agreements/{agreement.pk}/interval-data/",
+        {"esi_id": home.esi_id, "start": str(WINDOW_FIRST), "end": str(TODAY)},
+        HTTP_AUTHORIZATION=csp_api._credentials["HTTP_AUTHORIZATION"],
+    )
+    response = IntervalDataView.as_view()(request, agreement_id=agreement.pk)
+    chunks = iter(response)
     next(chunks), next(chunks)  # the head, then the first days
-    response.close()  # what the server does when the socket closes
+    # The socket closed: the server closes the response (request_finished would
+    # also close the test's database connection; the test client avoids it too).
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
     log = DataAccessLog.objects.get()
     assert log.completed is False
