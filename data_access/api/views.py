@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 
 from csp_registry.api.base import CspApiView
 from csp_registry.api.errors import ERROR_CODE_ATTRIBUTE, ApiError, ErrorSerializer, error_response
-from premises.espi import espi_feed
+from premises.espi import espi_daily_feed, espi_feed, espi_monthly_feed
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
 from premises.usage_reads import (
     daily_figures,
@@ -334,8 +334,6 @@ class DailyUsageView(MeterDataView):
             if draft.format == DataFormat.CSV:
                 return formats.daily_csv(esi_id=draft.esi_id, figures=figures)
             if draft.format == DataFormat.ESPI:
-                from premises.espi import espi_daily_feed
-
                 return espi_daily_feed(
                     esi_id=draft.esi_id, figures=figures, feed_url=url, now=timezone.now()
                 )
@@ -365,8 +363,6 @@ class MonthlyUsageView(MeterDataView):
             if draft.format == DataFormat.CSV:
                 return formats.monthly_csv(esi_id=draft.esi_id, figures=figures)
             if draft.format == DataFormat.ESPI:
-                from premises.espi import espi_monthly_feed
-
                 return espi_monthly_feed(
                     esi_id=draft.esi_id, figures=figures, feed_url=url, now=timezone.now()
                 )
