@@ -99,7 +99,7 @@ class MonthlyFigure:
     kwh: Decimal
     source: str  # "intervals" or "billing"
     days: int  # days summed from intervals (0 for billing)
-    complete: bool  # covers every day of the month inside the range asked for
+    complete: bool  # the whole calendar month (billing, or every interval of every day)
     intervals: int
 
 
@@ -154,13 +154,14 @@ def monthly_figures(first: date, last: date, daily: Iterator[DailyFigure], billi
     figures = []
     for month in months_between(first, last):
         days_in_range = (min(_month_last_day(month), last) - max(month, first)).days + 1
-        wh, days, intervals, complete = summed.get(month, (0, 0, 0, False))
-        if days and days == days_in_range and complete:
-            figures.append(MonthlyFigure(month, Decimal(wh).scaleb(-3), INTERVALS, days, True,
-                                         intervals))  # fmt: skip
+        wh, days, intervals, whole_days = summed.get(month, (0, 0, 0, False))
+        kwh = Decimal(wh).scaleb(-3)
+        # ``complete``: the figure is the whole calendar month's, every interval in.
+        whole_month = whole_days and days == _month_last_day(month).day
+        if days and days == days_in_range and whole_days:
+            figures.append(MonthlyFigure(month, kwh, INTERVALS, days, whole_month, intervals))
         elif month in billed:
             figures.append(MonthlyFigure(month, billed[month], BILLING, 0, True, 0))
         elif days:
-            figures.append(MonthlyFigure(month, Decimal(wh).scaleb(-3), INTERVALS, days, False,
-                                         intervals))  # fmt: skip
+            figures.append(MonthlyFigure(month, kwh, INTERVALS, days, False, intervals))
     return figures

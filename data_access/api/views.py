@@ -285,7 +285,7 @@ class _MonthlyFigure(serializers.Serializer):
     month = serializers.CharField(help_text="YYYY-MM")
     kwh = serializers.DecimalField(max_digits=14, decimal_places=3)
     source = serializers.ChoiceField(choices=["intervals", "billing"])
-    complete = serializers.BooleanField()
+    complete = serializers.BooleanField(help_text="The whole calendar month is in it.")
     days = serializers.IntegerField(help_text="Days summed from intervals (0 for billing).")
 
 

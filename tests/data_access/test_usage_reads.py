@@ -89,6 +89,14 @@ def test_a_month_cut_by_the_range_uses_its_intervals_marked_incomplete(csp_api, 
     assert october["kwh"] == sum(day_kwh(date(2026, 10, d)) for d in range(5, 11))
 
 
+def test_a_month_cut_by_the_range_is_never_called_complete(csp_api, shared):
+    agreement, home = shared
+    response = read(csp_api, agreement, "monthly-usage", esi_id=home.esi_id,
+                    start=MARCH, end=date(2026, 3, 15))  # fmt: skip
+    [march] = json.loads(body_of(response), parse_float=Decimal)["months"]
+    assert (march["source"], march["complete"], march["days"]) == ("intervals", False, 15)
+
+
 def test_daily_and_monthly_csv(csp_api, shared):
     agreement, home = shared
     daily = body_of(read(csp_api, agreement, "daily-usage", esi_id=home.esi_id,
