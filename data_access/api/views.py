@@ -233,12 +233,21 @@ class MeterDataView(CspApiView):
 def _schema(summary, json_shape):
     return extend_schema(
         summary=summary,
+        description=(
+            "Served only while the agreement is active and its provider active, for an ESI "
+            "ID of the agreement, for local days (America/Chicago) inside its data window: "
+            "from the history window's start (never before the current occupant moved in) "
+            "to today. A range reaching outside the window is refused whole. The body is "
+            "streamed; `ETag` identifies the data's revisions, and `If-None-Match` with it "
+            "answers 304. Every read, served or refused, is logged and shown to the customer."
+        ),
         parameters=_QUERY_PARAMETERS,
         responses={
             (200, "application/json"): json_shape,
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/atom+xml"): OpenApiTypes.STR,
             **_ERRORS,
+            304: OpenApiResponse(description="Not modified: `If-None-Match` named this ETag."),
         },
         tags=["meter data"],
     )
