@@ -68,6 +68,26 @@ def store_days(tmp_path, premise, first, last, *, base=100, estimated=(5,), surp
     return path
 
 
+def store_days_directly(premise, first, last, *, estimated=(5,)):
+    """The same days as ``store_days`` through the store's writer, without the
+    CSV (several times faster for a year; ``store_days`` tests the feed)."""
+    import uuid
+
+    from django.db import transaction
+
+    from premises.interval_feed import DayReadings, interval_days_upsert
+
+    days = []
+    day = first
+    while day <= last:
+        days.append(DayReadings(esi_id=premise.esi_id, day=day, wh=day_values(day),
+                                estimated=list(estimated), surplus_wh=None,
+                                revision_at=_at(day, 6)))  # fmt: skip
+        day += timedelta(days=1)
+    with transaction.atomic():
+        interval_days_upsert(days, now=NOW, batch=uuid.uuid4())
+
+
 def read(client, agreement, kind="interval-data", *, esi_id, start, end, **params):
     query = {"esi_id": esi_id, "start": str(start), "end": str(end), **params}
     environ = {key: query.pop(key) for key in list(query) if key.isupper()}

@@ -26,6 +26,7 @@ from .conftest import (
     opted_in,
     read,
     store_days,
+    store_days_directly,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
@@ -35,7 +36,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 def year(tmp_path, active_csp, disclosure, home):
     """An agreement affirmed now, and its premise's whole data window stored."""
     agreement = opted_in(active_csp, home, disclosure=disclosure)
-    store_days(tmp_path, home, WINDOW_FIRST, TODAY, surplus=False)
+    store_days_directly(home, WINDOW_FIRST, TODAY)
     return agreement, home
 
 
@@ -244,7 +245,15 @@ def test_green_button_gives_the_year_as_a_valid_espi_feed_an_independent_reader_
 
     assert response["Content-Type"] == "application/atom+xml"
     text = body_of(response)
-    for resource in resources(text):
+    found = resources(text)
+    blocks = [r for r in found if r.tag.endswith("IntervalBlock")]
+    assert len(blocks) == 366
+    # Every other resource, and the blocks of the first, the last and both DST
+    # days, against the schema (all 366 blocks come from the same code, and the
+    # reader below reads every value of every one).
+    spring, fall = ((day - WINDOW_FIRST).days for day in (SPRING_FORWARD, FALL_BACK))
+    for resource in [*(r for r in found if r not in blocks),
+                     *(blocks[i] for i in (0, spring, fall, -1))]:  # fmt: skip
         USAGE_XSD.validate(resource)
     (usage_point,) = read_back(text)
     (consumption,) = [
