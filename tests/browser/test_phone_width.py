@@ -57,11 +57,29 @@ def story(portal, mailoutbox):
         )
         [receipt] = [m for m in mailoutbox if "/end/" in m.body]
         return {
+            "agreement": agreement,
             "end": END.search(receipt.body).group(0),
             "emails": list(mailoutbox),
         }
 
     return make
+
+
+def _reads_logged(agreement):
+    """Three reads by the agreement's CSP, as the data endpoints log them."""
+    from datetime import timedelta
+
+    from data_access.models import DataAccessLog
+
+    premise = agreement.premises.get()
+    today = timezone.localdate()
+    for days, kind in ((365, "intervals"), (30, "daily"), (1, "monthly")):
+        DataAccessLog.objects.create(
+            created_at=timezone.now(), csp_id=agreement.csp_id, agreement_id=agreement.pk,
+            esi_id=premise.esi_id, premise_id=premise.premise_id, kind=kind, format="json",
+            start=today - timedelta(days=days), end=today, status_code=200, days=days,
+            intervals=days * 96, ip="203.0.113.9",
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -75,6 +93,10 @@ def test_the_customers_pages_and_emails_fit_a_phone(page, portal, story, languag
 
     page.goto(told["end"])
     assert page.url.endswith("/end/")
+    assert _overflow(page) <= 0, page.url
+    _reads_logged(told["agreement"])
+    page.goto(f"{portal.url}/end/reads/")
+    assert page.locator("table.reads tbody tr").count() == 3
     assert _overflow(page) <= 0, page.url
     for path in ("/report/", "/providers/"):
         page.goto(f"{portal.url}{path}?lang={language}")
