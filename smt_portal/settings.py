@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "affirmations",
     "data_access",
     "monitoring",
+    "accounts",
 ]
 
 MIDDLEWARE = [
