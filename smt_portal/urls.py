@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("monitoring.urls")),
     path("altcha/", include("altcha_django.urls")),
     path("accounts/", include(accounts)),
+    path("account/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]
 

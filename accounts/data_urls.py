@@ -1,0 +1,3 @@
+"""Routes of /account/ (see accounts/urls.py)."""
+
+urlpatterns = []
