@@ -8,11 +8,18 @@ stored watt-hours exactly (no floating point): 1234 Wh is ``1.234``.
 
 import json
 
+from premises.espi import espi_daily_feed, espi_feed, espi_monthly_feed
 from premises.interval_feed import CONSUMPTION, INTERVAL_COLUMNS, SURPLUS, day_csv_rows
+from premises.usage_reads import (
+    daily_figures,
+    interval_days_read,
+    monthly_figures,
+    monthly_usage_read,
+)
 from smt_portal.calendar import CENTRAL
 from smt_portal.csv_export import csv_lines
 
-from .models import DataFormat
+from .models import DataFormat, DataKind
 
 MEDIA_TYPES = {
     DataFormat.JSON: "application/json",
@@ -164,3 +171,56 @@ def monthly_csv(*, esi_id, figures):
         for f in figures
     )
     yield from _csv_lines(rows, MONTHLY_COLUMNS)
+
+
+# --- One read, in the format asked for ------------------------------------------------
+# The data endpoints and the customer's own download (``accounts``) answer alike.
+
+
+class UsageRead:
+    """The stored rows of one premise's range for ``kind``, read now and written
+    later (``chunks``) in any format: the stamps (``stamped`` and ``billing``)
+    identify what was read."""
+
+    def __init__(self, *, kind, premise_id, start, end):
+        self.kind, self.start, self.end = kind, start, end
+        self.stamped = interval_days_read(premise_id, start, end)
+        self.billing = (
+            monthly_usage_read(premise_id, start, end) if kind == DataKind.MONTHLY else []
+        )
+
+    @property
+    def extra_stamps(self):
+        return tuple(self.billing)
+
+    def chunks(self, *, format, esi_id, feed_url, now, count=None):
+        """The answer as text chunks; ``count`` sees each stored day as it is written."""
+        days = self.stamped.days()
+        if count is not None:
+            days = count(days)
+        start, end = self.start, self.end
+        if self.kind == DataKind.INTERVALS:
+            if format == DataFormat.CSV:
+                return intervals_csv(esi_id=esi_id, days=days)
+            if format == DataFormat.ESPI:
+                return espi_feed(esi_id=esi_id, days=days, feed_url=feed_url, now=now)
+            return intervals_json(esi_id=esi_id, start=start, end=end, days=days)
+        figures = daily_figures(days)
+        if self.kind == DataKind.MONTHLY:
+            figures = monthly_figures(start, end, figures, self.billing)
+            if format == DataFormat.CSV:
+                return monthly_csv(esi_id=esi_id, figures=figures)
+            if format == DataFormat.ESPI:
+                return espi_monthly_feed(esi_id=esi_id, figures=figures, feed_url=feed_url, now=now)
+            return monthly_json(esi_id=esi_id, start=start, end=end, figures=figures)
+        if format == DataFormat.CSV:
+            return daily_csv(esi_id=esi_id, figures=figures)
+        if format == DataFormat.ESPI:
+            return espi_daily_feed(esi_id=esi_id, figures=figures, feed_url=feed_url, now=now)
+        return daily_json(esi_id=esi_id, start=start, end=end, figures=figures)
+
+
+def attachment_name(*, esi_id, kind, format, start, end) -> str:
+    """The file name a download is saved under."""
+    extension = "csv" if format == DataFormat.CSV else "xml"
+    return f"{esi_id}_{kind}_{start}_{end}.{extension}"

@@ -18,14 +18,7 @@ from rest_framework.renderers import JSONRenderer
 
 from csp_registry.api.base import CspApiView
 from csp_registry.api.errors import ERROR_CODE_ATTRIBUTE, ApiError, ErrorSerializer, error_response
-from premises.espi import espi_daily_feed, espi_feed, espi_monthly_feed
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
-from premises.usage_reads import (
-    daily_figures,
-    interval_days_read,
-    monthly_figures,
-    monthly_usage_read,
-)
 from smt_portal.client_ip import client_ip
 
 from .. import formats
@@ -164,7 +157,17 @@ class MeterDataView(CspApiView):
         return self.answer(request, draft)
 
     def answer(self, request, draft):
-        raise NotImplementedError
+        read = formats.UsageRead(
+            kind=self.kind, premise_id=draft.premise_id, start=draft.start, end=draft.end
+        )
+        url = request.build_absolute_uri()
+
+        def chunks():
+            return read.chunks(format=draft.format, esi_id=draft.esi_id, feed_url=url,
+                               now=timezone.now(), count=draft.count)  # fmt: skip
+
+        return self.respond(request, draft, stamped=read.stamped,
+                            extra_stamps=read.extra_stamps, chunks=chunks)  # fmt: skip
 
     def respond(self, request, draft, *, stamped, extra_stamps, chunks):
         """304 when the client holds this very answer; else the stream, counted and logged."""
@@ -185,11 +188,10 @@ class MeterDataView(CspApiView):
                 self._logged(chunks(), draft), content_type=formats.MEDIA_TYPES[draft.format]
             )
             if draft.format != DataFormat.JSON:
-                extension = "csv" if draft.format == DataFormat.CSV else "xml"
-                headers["Content-Disposition"] = (
-                    f'attachment; filename="{draft.esi_id}_{self.kind}_{draft.start}_{draft.end}'
-                    f'.{extension}"'
-                )
+                name = formats.attachment_name(esi_id=draft.esi_id, kind=self.kind,
+                                               format=draft.format, start=draft.start,
+                                               end=draft.end)  # fmt: skip
+                headers["Content-Disposition"] = f'attachment; filename="{name}"'
         for name, value in headers.items():
             response[name] = value
         return response
@@ -309,22 +311,6 @@ class IntervalDataView(MeterDataView):
     def get(self, request, agreement_id):
         return super().get(request, agreement_id)
 
-    def answer(self, request, draft):
-        stamped = interval_days_read(draft.premise_id, draft.start, draft.end)
-
-        url = request.build_absolute_uri()
-
-        def chunks():
-            days = draft.count(stamped.days())
-            if draft.format == DataFormat.CSV:
-                return formats.intervals_csv(esi_id=draft.esi_id, days=days)
-            if draft.format == DataFormat.ESPI:
-                return espi_feed(esi_id=draft.esi_id, days=days, feed_url=url, now=timezone.now())
-            return formats.intervals_json(esi_id=draft.esi_id, start=draft.start, end=draft.end,
-                                          days=days)  # fmt: skip
-
-        return self.respond(request, draft, stamped=stamped, extra_stamps=(), chunks=chunks)
-
 
 class DailyUsageView(MeterDataView):
     kind = DataKind.DAILY
@@ -333,24 +319,6 @@ class DailyUsageView(MeterDataView):
     def get(self, request, agreement_id):
         return super().get(request, agreement_id)
 
-    def answer(self, request, draft):
-        stamped = interval_days_read(draft.premise_id, draft.start, draft.end)
-
-        url = request.build_absolute_uri()
-
-        def chunks():
-            figures = daily_figures(draft.count(stamped.days()))
-            if draft.format == DataFormat.CSV:
-                return formats.daily_csv(esi_id=draft.esi_id, figures=figures)
-            if draft.format == DataFormat.ESPI:
-                return espi_daily_feed(
-                    esi_id=draft.esi_id, figures=figures, feed_url=url, now=timezone.now()
-                )
-            return formats.daily_json(esi_id=draft.esi_id, start=draft.start, end=draft.end,
-                                      figures=figures)  # fmt: skip
-
-        return self.respond(request, draft, stamped=stamped, extra_stamps=(), chunks=chunks)
-
 
 class MonthlyUsageView(MeterDataView):
     kind = DataKind.MONTHLY
@@ -358,24 +326,3 @@ class MonthlyUsageView(MeterDataView):
     @_schema("Monthly kWh of one premise: from 15-minute data, else billing", MonthlyUsageOutput)
     def get(self, request, agreement_id):
         return super().get(request, agreement_id)
-
-    def answer(self, request, draft):
-        stamped = interval_days_read(draft.premise_id, draft.start, draft.end)
-        billing = monthly_usage_read(draft.premise_id, draft.start, draft.end)
-
-        url = request.build_absolute_uri()
-
-        def chunks():
-            figures = monthly_figures(
-                draft.start, draft.end, daily_figures(draft.count(stamped.days())), billing
-            )
-            if draft.format == DataFormat.CSV:
-                return formats.monthly_csv(esi_id=draft.esi_id, figures=figures)
-            if draft.format == DataFormat.ESPI:
-                return espi_monthly_feed(
-                    esi_id=draft.esi_id, figures=figures, feed_url=url, now=timezone.now()
-                )
-            return formats.monthly_json(esi_id=draft.esi_id, start=draft.start, end=draft.end,
-                                        figures=figures)  # fmt: skip
-
-        return self.respond(request, draft, stamped=stamped, extra_stamps=billing, chunks=chunks)
