@@ -427,24 +427,43 @@ ALTCHA_CHALLENGE = {
     "expires_seconds": env_int("ALTCHA_EXPIRES_SECONDS", 600, minimum=60),
 }
 
-# --- Staff sign-in (django-allauth) ---------------------------------------
-# One library for every sign-in: staff now; customer accounts and the CSP
-# portal later. The admin's own login page only routes to allauth's
-# (smt_portal/admin_site.py), so every attempt is rate-limited, and staff give
-# a TOTP code after their password.
+# --- Sign-in: staff and customers (django-allauth) -----------------------
+# One library, one sign-in page (/account/login/, smt_portal/urls.py) for every
+# sign-in: staff by username, password and TOTP (the admin's own login page only
+# routes there, smt_portal/admin_site.py); customers by email address with a
+# password or an emailed code, a second factor optional. Customers prove their
+# address before their first sign-in; staff have no address to prove (the
+# adapter's login stages, smt_portal/allauth_adapter.py) and are kept out of the
+# email-only ways in (code sign-in, password reset).
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
+# After sign-in the adapter sends staff to the admin, customers to /account/.
 LOGIN_REDIRECT_URL = "admin:index"
 LOGOUT_REDIRECT_URL = "account_login"
-# Nothing public opens yet: no sign-up, and smt_portal/urls.py mounts only the
-# sign-in, sign-out and second-factor pages (no password reset, no email pages).
 ACCOUNT_ADAPTER = "smt_portal.allauth_adapter.PortalAccountAdapter"
-ACCOUNT_LOGIN_METHODS = {"username"}
-ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_FORMS = {
+    "request_login_code": "accounts.auth_views.CustomerLoginCodeForm",
+    "reset_password": "accounts.auth_views.CustomerPasswordResetForm",
+}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = True  # the key is signed, never stored
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# A new address replaces the old one only once it is proven.
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 600
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+# Sign-up, password reset and code sign-in answer alike whether or not the
+# address has an account (the owner of the address is told by email).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
 # Failed sign-ins (a wrong password or a wrong code) per client IP and per
 # account, counted on the default cache (Redis in production); once either is
 # spent, even the right password is refused until the window passes.
@@ -452,8 +471,20 @@ STAFF_LOGIN_FAILURES_PER_IP = env.str("STAFF_LOGIN_FAILURES_PER_IP", default="20
 STAFF_LOGIN_FAILURES_PER_ACCOUNT = env.str("STAFF_LOGIN_FAILURES_PER_ACCOUNT", default="5/15m")
 _check_rate("STAFF_LOGIN_FAILURES_PER_IP", STAFF_LOGIN_FAILURES_PER_IP)
 _check_rate("STAFF_LOGIN_FAILURES_PER_ACCOUNT", STAFF_LOGIN_FAILURES_PER_ACCOUNT)
+# Per client IP (smt_portal.client_ip, the adapter) and per address ("key").
+# Refused pages answer 429 (urls.handler429), refused forms say so.
 ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
     "login_failed": f"{STAFF_LOGIN_FAILURES_PER_IP}/ip,{STAFF_LOGIN_FAILURES_PER_ACCOUNT}/key",
+    "signup": "10/h/ip",
+    # Sending a verification email again: once per 3 minutes per address.
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/h/ip,3/h/key",
+    "reset_password_from_key": "20/m/ip",
+    "request_login_code": "20/h/ip,3/15m/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Smart Meter Consent Portal"

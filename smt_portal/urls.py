@@ -1,16 +1,17 @@
-from allauth.account import views as account_views
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from accounts import auth_views
 
 from . import health
 
-# allauth's pages for staff sign-in, and only those: no sign-up, password reset
-# or email pages until customer accounts and the CSP portal need them.
-accounts = [
-    path("login/", account_views.login, name="account_login"),
-    path("logout/", account_views.logout, name="account_logout"),
-    path("inactive/", account_views.account_inactive, name="account_inactive"),
-    path("reauthenticate/", account_views.reauthenticate, name="account_reauthenticate"),
+# django-allauth's pages, at /account/ without a namespace (allauth reverses
+# its own names: account_login, account_signup, mfa_index, …): one sign-in
+# page for staff (username, password, TOTP) and customers (email address with a
+# password or an emailed code); customers' sign-up, email, password and
+# second-factor pages. The account's other pages are accounts.urls ("accounts:").
+allauth_pages = [
+    path("", include("allauth.account.urls")),
     path("2fa/", include("allauth.mfa.urls")),
 ]
 
@@ -27,7 +28,9 @@ urlpatterns = [
     path("", include("affirmations.urls")),
     path("", include("monitoring.urls")),
     path("altcha/", include("altcha_django.urls")),
-    path("accounts/", include(accounts)),
+    # The staff sign-in's former address: /accounts/… → /account/….
+    re_path(r"^accounts/(?P<rest>.*)$", auth_views.moved_to_account),
+    path("account/", include(allauth_pages)),
     path("account/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

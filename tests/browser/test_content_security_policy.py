@@ -95,7 +95,7 @@ def test_staff_sign_in_and_the_admin_break_no_rule(portal, watched_page):
     get_user_model().objects.create_superuser("committee", "c@example.com", "a long passphrase")
 
     page.goto(portal.url + "/admin/")
-    assert "/accounts/login/" in page.url
+    assert "/account/login/" in page.url
     page.get_by_label("Username").fill("committee")
     page.get_by_label("Password").fill("a long passphrase")
     page.get_by_role("button", name="Sign In").click()

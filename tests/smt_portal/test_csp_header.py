@@ -43,7 +43,7 @@ def staff_client(client):
 
 
 @pytest.mark.parametrize(
-    "path", ["/report/", "/providers/", "/csp/register/", "/accounts/login/", "/healthz"]
+    "path", ["/report/", "/providers/", "/csp/register/", "/account/login/", "/healthz"]
 )
 def test_public_pages_carry_the_policy(client, path):
     response = client.get(path)

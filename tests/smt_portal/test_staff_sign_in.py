@@ -60,14 +60,14 @@ def open_totp_activation(client):
     """Sign in by password and confirm it, as allauth asks before adding a factor;
     returns the secret the activation page shows."""
     sign_in(client)
-    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
-    client.get("/accounts/2fa/totp/activate/")
+    client.post("/account/reauthenticate/", {"password": PASSWORD})
+    client.get("/account/2fa/totp/activate/")
     return client.session[SECRET_SESSION_KEY]
 
 
 def sign_in(client, username="committee", password=PASSWORD, **extra):
     return client.post(
-        "/accounts/login/?next=/admin/",
+        "/account/login/?next=/admin/",
         {"login": username, "password": password, "next": "/admin/"},
         **extra,
     )
@@ -77,21 +77,21 @@ def test_the_admin_login_page_sends_staff_to_the_portal_sign_in(client):
     response = client.get("/admin/login/?next=/admin/csp_registry/csp/")
 
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/login/?next=/admin/csp_registry/csp/"
+    assert response["Location"] == "/account/login/?next=/admin/csp_registry/csp/"
 
 
 def test_a_password_posted_to_the_admin_login_page_signs_nobody_in(client, committee_member):
     response = client.post("/admin/login/", {"username": "committee", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith("/account/login/")
     assert "_auth_user_id" not in client.session
 
 
 def test_an_admin_login_page_next_pointing_elsewhere_is_ignored(client):
     response = client.get("/admin/login/?next=https://evil.example/")
 
-    assert response["Location"] == "/accounts/login/?next=/admin/"
+    assert response["Location"] == "/account/login/?next=/admin/"
 
 
 def test_with_the_second_factor_off_a_password_alone_opens_the_admin(
@@ -114,14 +114,14 @@ def test_staff_signed_in_by_password_alone_are_sent_to_set_up_totp_before_any_ad
         response = client.get(page, follow=True)
         chain = [url for url, _ in response.redirect_chain]
         assert chain[1:] == [
-            "/accounts/2fa/totp/activate/",
+            "/account/2fa/totp/activate/",
             # allauth asks for the password again before changing the second factor.
-            "/accounts/reauthenticate/?next=%2Faccounts%2F2fa%2Ftotp%2Factivate%2F",
+            "/account/reauthenticate/?next=%2Faccount%2F2fa%2Ftotp%2Factivate%2F",
         ], page
 
     response = client.post(
-        "/accounts/reauthenticate/",
-        {"password": PASSWORD, "next": "/accounts/2fa/totp/activate/"},
+        "/account/reauthenticate/",
+        {"password": PASSWORD, "next": "/account/2fa/totp/activate/"},
         follow=True,
     )
     assert "Activate Authenticator App" in response.content.decode()
@@ -132,7 +132,7 @@ def test_staff_who_activate_totp_with_a_valid_code_then_reach_the_admin(
 ):
     secret = open_totp_activation(client)
 
-    response = client.post("/accounts/2fa/totp/activate/", {"code": code_at(secret, NOW)})
+    response = client.post("/account/2fa/totp/activate/", {"code": code_at(secret, NOW)})
 
     assert response.status_code == 302
     assert Authenticator.objects.filter(
@@ -147,7 +147,7 @@ def test_a_wrong_code_does_not_activate_totp(client, committee_member, mfa_requi
     secret = open_totp_activation(client)
     wrong = code_at(secret, NOW + timedelta(minutes=5))
 
-    response = client.post("/accounts/2fa/totp/activate/", {"code": wrong})
+    response = client.post("/account/2fa/totp/activate/", {"code": wrong})
 
     assert response.status_code == 200
     assert not Authenticator.objects.filter(user=committee_member).exists()
@@ -159,12 +159,12 @@ def test_staff_with_totp_give_a_valid_code_after_their_password(
 ):
     response = sign_in(client)
 
-    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert response["Location"] == "/account/2fa/authenticate/"
     assert "_auth_user_id" not in client.session  # the password alone signs nobody in
     assert client.get("/admin/")["Location"].startswith("/admin/login/")
 
     code = code_at(committee_member_with_totp.totp_secret, NOW)
-    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    response = client.post("/account/2fa/authenticate/", {"code": code})
 
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
@@ -175,7 +175,7 @@ def test_a_wrong_code_signs_nobody_in(client, committee_member_with_totp, mfa_re
     secret = committee_member_with_totp.totp_secret
 
     for wrong in ["000000", code_at(secret, NOW - timedelta(minutes=2)), "not a code"]:
-        response = client.post("/accounts/2fa/authenticate/", {"code": wrong})
+        response = client.post("/account/2fa/authenticate/", {"code": wrong})
         assert response.status_code == 200
         assert "Incorrect code" in response.content.decode()
 
@@ -186,11 +186,11 @@ def test_a_wrong_code_signs_nobody_in(client, committee_member_with_totp, mfa_re
 def test_a_code_works_once(client, committee_member_with_totp, mfa_required, clock):
     code = code_at(committee_member_with_totp.totp_secret, NOW)
     sign_in(client)
-    client.post("/accounts/2fa/authenticate/", {"code": code})
-    client.post("/accounts/logout/")
+    client.post("/account/2fa/authenticate/", {"code": code})
+    client.post("/account/logout/")
 
     sign_in(client)
-    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    response = client.post("/account/2fa/authenticate/", {"code": code})
 
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
@@ -253,10 +253,10 @@ def test_wrong_codes_count_against_the_same_limit(
 ):
     sign_in(client)
     for _ in range(5):
-        client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+        client.post("/account/2fa/authenticate/", {"code": "000000"})
 
     code = code_at(committee_member_with_totp.totp_secret, NOW)
-    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    response = client.post("/account/2fa/authenticate/", {"code": code})
 
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
@@ -278,31 +278,44 @@ def test_a_signed_in_user_who_is_not_staff_is_refused_the_admin(client, db):
     assert client.get("/admin/login/?next=/admin/").status_code == 403
 
 
-def test_nobody_can_sign_up_or_reset_a_password(client, db):
-    for path in ["/accounts/signup/", "/accounts/password/reset/", "/accounts/email/"]:
-        assert client.get(path).status_code == 404, path
-    assert "sign up" not in client.get("/accounts/login/").content.decode().lower()
+def test_staff_cannot_sign_up_or_reset_a_password_by_email(client, committee_member):
+    # The sign-up page is the customers' (tests/accounts/test_auth.py): it makes no staff.
+    client.post(
+        "/account/signup/",
+        {"email": "someone@example.com", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert not User.objects.filter(is_staff=True).exclude(pk=committee_member.pk).exists()
+    # A staff address gets no reset link and no sign-in code.
+    client.post("/account/password/reset/", {"email": "committee@example.com"})
+    client.post("/account/login/code/", {"email": "committee@example.com"})
+    from outbox.models import OutboundEmail
+
+    assert (
+        not OutboundEmail.objects.filter(to_address="committee@example.com")
+        .exclude(kind="account_unknown")
+        .exists()
+    )
 
 
 def test_the_sign_in_page_speaks_spanish(client, db):
-    page = client.get("/accounts/login/?lang=es").content.decode()
+    page = client.get("/account/login/?lang=es").content.decode()
 
     assert '<html lang="es">' in page
-    assert "Acceso del personal" in page
+    assert "El personal del portal inicia sesión con su nombre de usuario." in page
     assert "Iniciar sesión" in page
 
 
 def test_the_second_factor_pages_speak_spanish_once_chosen(
     client, committee_member_with_totp, mfa_required, clock
 ):
-    client.get("/accounts/login/?lang=es")
+    client.get("/account/login/?lang=es")
     sign_in(client)
 
-    page = client.get("/accounts/2fa/authenticate/").content.decode()
+    page = client.get("/account/2fa/authenticate/").content.decode()
 
     assert '<html lang="es">' in page
     assert "Autenticación de doble factor" in page
-    response = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    response = client.post("/account/2fa/authenticate/", {"code": "000000"})
     assert "Código incorrecto" in response.content.decode()
 
 
