@@ -7,6 +7,13 @@ class AccountsConfig(AppConfig):
     verbose_name = "Customer accounts"
 
     def ready(self):
+        from premises.services import occupants_changed_subscribe
+
+        from .services import links_close_for_new_occupants
+
+        # A move-in closes the former occupant's premise link (same transaction).
+        occupants_changed_subscribe(links_close_for_new_occupants)
+
         from .auth_views import signals_connect
 
         # allauth's sign-up, email change, sign-out, password reset → AccountEvents.

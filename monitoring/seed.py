@@ -44,12 +44,17 @@ _WEBHOOKS_READ = [
     "webhooks.view_webhookattempt",
 ]
 
+# Which account proved which premise, and what happened to accounts: with the
+# agreements (committee and auditors), not the liaison's business.
+_ACCOUNTS_READ = ["accounts.view_premiselink", "accounts.view_accountevent"]
+
 ROLE_PERMISSIONS = {
     # Runs the rules: reviews applications and red flags, suspends, reinstates
     # and revokes CSPs, issues and revokes their keys, sets the thresholds.
     COMMITTEE: [
         *_READ,
         "affirmations.view_agreement",
+        *_ACCOUNTS_READ,
         "affirmations.export_record",
         "csp_registry.review_csp",
         "csp_registry.enforce_csp",
@@ -76,6 +81,7 @@ ROLE_PERMISSIONS = {
     AUDITOR: [
         *_READ,
         "affirmations.view_agreement",
+        *_ACCOUNTS_READ,
         "affirmations.export_record",
         *_WEBHOOKS_READ,
     ],

@@ -387,6 +387,10 @@ API_RATE_LIMITS = {
 CSP_REGISTER_RATE_LIMIT = env.str("CSP_REGISTER_RATE_LIMIT", default="5/h")
 # /report/: anyone may report a CSP; per client IP.
 REPORT_RATE_LIMIT = env.str("REPORT_RATE_LIMIT", default="10/h")
+# Customers adding a premise to their account (accounts/services.py): premises
+# checked, per account and per client IP, on the same counters as the API's budget.
+CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT = env.str("CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT", default="10/h")
+CUSTOMER_PREMISE_CHECKS_PER_IP = env.str("CUSTOMER_PREMISE_CHECKS_PER_IP", default="30/h")
 # Where a suspended CSP is told to respond (R21).
 COMMITTEE_EMAIL = env.str("COMMITTEE_EMAIL", default="committee@smt-portal.example")
 
@@ -402,6 +406,8 @@ for _scope, _rates in API_RATE_LIMITS.items():
         _check_rate(f"API rate limit {_scope}/{_per}", _rate)
 _check_rate("CSP_REGISTER_RATE_LIMIT", CSP_REGISTER_RATE_LIMIT)
 _check_rate("REPORT_RATE_LIMIT", REPORT_RATE_LIMIT)
+_check_rate("CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT", CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT)
+_check_rate("CUSTOMER_PREMISE_CHECKS_PER_IP", CUSTOMER_PREMISE_CHECKS_PER_IP)
 RATELIMIT_USE_CACHE = "default"
 # Idempotency-Key rows are kept at least this long (purged hourly after).
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
