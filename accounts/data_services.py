@@ -10,9 +10,10 @@ account: nothing from before can be told apart from a former occupant's.
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
+from affirmations.models import AgreementPremise
 from data_access.models import DataAccessLog
 from data_access.services import MAX_DAYS
 from smt_portal.calendar import CENTRAL
@@ -65,8 +66,24 @@ def premise_reads(*, link):
 
 
 def premise_reads_refused_count(*, link) -> int:
-    """How many attempts to read the premise's data were refused during the occupancy."""
-    return _reads_of(link).exclude(status_code__in=SERVED).count()
+    """How many attempts to read the premise's data were refused during the occupancy.
+
+    A refusal is logged before the premise is known (``premise`` empty): it is
+    this premise's when it named its ESI ID under an agreement covering it
+    (ended, pending, or outside its data window). Both branches are index reads
+    (premise, and agreement id, with the time).
+    """
+    premise = link.premise
+    agreements = AgreementPremise.objects.filter(premise_id=premise.pk).values("agreement_id")
+    return (
+        DataAccessLog.objects.filter(created_at__gte=occupancy_start(link))
+        .filter(
+            Q(premise_id=premise.pk)
+            | Q(premise__isnull=True, agreement_id__in=agreements, esi_id=premise.esi_id)
+        )
+        .exclude(status_code__in=SERVED)
+        .count()
+    )
 
 
 @dataclass(frozen=True)

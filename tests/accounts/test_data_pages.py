@@ -120,6 +120,27 @@ def test_refused_attempts_are_counted_not_listed(occupant, home):
     assert "2 attempts to read this data were refused" in response.content.decode()
 
 
+def test_refusals_logged_before_the_premise_was_known_are_counted_when_they_name_it(
+    occupant,
+    home,
+    disclosure,  # noqa: F811
+):
+    csp = make_csp()
+    agreement = opted_in(csp, home, disclosure=disclosure)
+    api = api_client_for(csp)
+    before_move_in = {"start": date(2026, 2, 1), "end": date(2026, 3, 5)}
+    # Outside the data window (422) and a stranger's agreement id (404): neither
+    # knows the premise when it is logged.
+    assert read(api, agreement, esi_id=home.esi_id, **before_move_in).status_code == 422
+    stranger = type("Unknown", (), {"pk": 999_999})
+    assert read(api, stranger, esi_id=home.esi_id, **before_move_in).status_code == 404
+    assert DataAccessLog.objects.filter(premise__isnull=True).count() == 2
+
+    response = occupant.get(reads_url(home))
+
+    assert response.context["refused"] == 1  # under an agreement covering this premise
+
+
 def test_without_a_move_in_date_the_reads_start_when_the_premise_was_added(client, frozen):  # noqa: F811
     premise = residential()  # occupant_since unknown
     user = make_customer()
