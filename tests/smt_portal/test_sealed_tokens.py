@@ -32,3 +32,23 @@ def test_purposes_do_not_share_tokens():
 
 def test_text_without_placeholders_is_unchanged():
     assert unseal("[[sealed:bad purpose:x]] plain") == "[[sealed:bad purpose:x]] plain"
+
+
+def test_a_sealed_value_is_stored_encrypted_and_opens_at_send_time():
+    from smt_portal.sealed_tokens import sealed_value_new
+
+    code = "XK4-PQ7"
+    body = f"Your code: {sealed_value_new('login_code', code)}."
+
+    assert code not in body
+    assert unseal(body) == f"Your code: {code}."
+    assert tokens_in(body) == [code]
+
+
+def test_a_sealed_value_depends_on_the_secret_key(settings):
+    from smt_portal.sealed_tokens import sealed_value_new
+
+    placeholder = sealed_value_new("confirm_email", "MQ:1tXyZ:abcdefgh")
+    settings.SECRET_KEY = "another-secret-key-for-a-different-installation-0123456789"
+
+    assert tokens_in(placeholder) != ["MQ:1tXyZ:abcdefgh"]
