@@ -222,7 +222,9 @@ def _agreement_context(request, agreement, language, now, form=None):
         agreement.customer_email, _account_email(request.user)
     )
     state = affirmation_state(agreement, now)
-    agreement.can_decide = state in ("pending", "provider_unavailable")
+    # A revoked provider's request is "provider_unavailable" too, but nothing is left to decide.
+    deciding = state in ("pending", "provider_unavailable")
+    agreement.can_decide = deciding and can_decide(agreement, now)
     context = {
         "agreement": agreement,
         "csp": agreement.csp,

@@ -51,6 +51,8 @@ def test_the_dashboard_shows_an_agreement_affirmed_at_another_address_masked(
     assert "12 months, from 23 November 2026 until" in page
     assert "The provider may read your data from 23 November 2025 to 23 November 2026." in page
     assert "Agreed" in page and "Request made" in page  # the record of its decisions
+    assert reverse("accounts:premise-reads", args=[home.pk]) in page
+    assert reverse("accounts:premise-download", args=[home.pk]) in page
 
 
 def test_agreements_made_before_the_current_occupant_moved_in_are_not_shown(
