@@ -49,6 +49,11 @@ class PortalAccountAdapter(DefaultAccountAdapter):
             return reverse("admin:index")
         return customer_home_url()
 
+    def get_signup_redirect_url(self, request):
+        # Whoever signs up is a customer (staff are made in the admin): after
+        # proving the address they land on /account/, not LOGIN_REDIRECT_URL.
+        return customer_home_url()
+
     def send_mail(self, template_prefix, email, context):
         """Queue in the transactional outbox (sent after commit, retried while
         SMTP is down), in the page's language, keys and codes sealed."""
