@@ -16,7 +16,6 @@ from accounts.auth_services import ACCOUNT_DELETED
 from accounts.models import AccountEvent, AccountEventKind, PremiseLink
 from affirmations.models import Agreement, Record
 from outbox.models import OutboundEmail
-from smt_portal.allauth_adapter import customer_home_url
 from smt_portal.sealed_tokens import tokens_in, unseal
 from tests.affirmations.conftest import (  # noqa: F401 (fixtures)
     NOW,
@@ -104,9 +103,10 @@ def test_after_signing_in_a_customer_lands_on_the_account(client):
     response = client.post("/account/login/", {"login": ADDRESS, "password": PASSWORD})
 
     assert response.status_code == 302
-    # The dashboard, /account/ (its email page until the dashboard's route exists).
-    assert response["Location"] == customer_home_url()
-    assert response["Location"].startswith("/account/")
+    assert response["Location"] == "/account/"
+    dashboard = client.get("/account/").text
+    for way in ["/account/email/", "/account/2fa/", "/account/delete/", "/account/logout/"]:
+        assert f'href="{way}"' in dashboard
 
 
 def test_an_unproven_address_cannot_sign_in(client):
@@ -401,3 +401,46 @@ def test_the_sign_up_form_labels_its_inputs_and_ties_errors_to_them(client):
         assert f'<label for="id_{field}"' in page
     assert 'aria-invalid="true"' in page
     assert 'aria-describedby="id_email_error"' in page
+
+
+# --- Second factor and sign-out ----------------------------------------------------------
+
+
+def test_a_customer_with_an_authenticator_app_gives_its_code_after_the_password(client):
+    from allauth.mfa.totp.internal.auth import (
+        TOTP,
+        format_hotp_value,
+        generate_totp_secret,
+        hotp_value,
+    )
+
+    user = make_customer("maria", ADDRESS)
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+
+    response = client.post("/account/login/", {"login": ADDRESS, "password": PASSWORD})
+
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert signed_in_user(client) is None
+    code = format_hotp_value(hotp_value(secret, int(NOW.timestamp()) // 30))
+    client.post(reverse("mfa_authenticate"), {"code": code})
+    assert signed_in_user(client) == str(user.pk)
+
+
+def test_the_second_factor_is_optional_for_customers(client):
+    make_customer("maria", ADDRESS)
+    client.post("/account/login/", {"login": ADDRESS, "password": PASSWORD})
+
+    assert client.get(reverse("mfa_index")).status_code == 200  # where to set one up
+    assert client.get("/account/email/").status_code == 200  # nothing demands one
+
+
+def test_signing_out_is_recorded(client):
+    user = make_customer("maria", ADDRESS)
+    client.post("/account/login/", {"login": ADDRESS, "password": PASSWORD})
+
+    client.post(reverse("account_logout"), REMOTE_ADDR="198.51.100.10")
+
+    assert signed_in_user(client) is None
+    [event] = AccountEvent.objects.filter(kind="signed_out")
+    assert (event.account_ref, event.ip) == (user.pk, "198.51.100.10")
