@@ -4,7 +4,7 @@ what happened to an account, and the account-deletion page."""
 
 from allauth.account import signals
 from allauth.account.decorators import reauthentication_required
-from allauth.account.forms import RequestLoginCodeForm, ResetPasswordForm
+from allauth.account.forms import LoginForm, RequestLoginCodeForm, ResetPasswordForm
 from django import forms
 from django.contrib.auth import logout
 from django.http import HttpResponseRedirect
@@ -26,6 +26,17 @@ def _actor(request):
 
 
 # --- Forms (settings.ACCOUNT_FORMS) ------------------------------------------------------
+
+
+class PortalLoginForm(LoginForm):
+    """One field for both: a customer's email address or a staff member's username."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["login"]
+        field.label = _("Email address or username")
+        field.widget.attrs.pop("placeholder", None)
+        field.widget.attrs["autocomplete"] = "username"
 
 
 class CustomerLoginCodeForm(RequestLoginCodeForm):

@@ -451,6 +451,7 @@ LOGIN_REDIRECT_URL = "admin:index"
 LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "smt_portal.allauth_adapter.PortalAccountAdapter"
 ACCOUNT_FORMS = {
+    "login": "accounts.auth_views.PortalLoginForm",
     "request_login_code": "accounts.auth_views.CustomerLoginCodeForm",
     "reset_password": "accounts.auth_views.CustomerPasswordResetForm",
 }
