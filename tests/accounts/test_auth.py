@@ -210,7 +210,9 @@ def test_after_ten_sign_ups_an_hour_from_one_address_the_next_gets_a_429_page(cl
     response = sign_up(client, email="one.more@example.com")
 
     assert response.status_code == 429
-    assert "Too many" in response.text
+    assert "Too many attempts to sign in or sign up" in response.text
+    spanish = sign_up(client, email="otra@example.com", HTTP_ACCEPT_LANGUAGE="es")
+    assert spanish.status_code == 429 and "Demasiados intentos" in spanish.text
     assert not User.objects.filter(email="one.more@example.com").exists()
     # Another network is not affected.
     assert (
