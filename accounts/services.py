@@ -26,7 +26,6 @@ from affirmations import services as affirmations
 from affirmations.masking import mask_email
 from affirmations.models import Agreement, AgreementPremise, EndedBy, Record
 from csp_registry.api.ratelimits import _BudgetCounter  # the API's premise-check counters
-from outbox.services import email_queue
 from premises.models import Premise
 from premises.services import premise_authenticate
 from smt_portal.calendar import CENTRAL
@@ -265,34 +264,10 @@ def address_shown(address, account_email):
 
 def agreement_end_from_account(*, agreement, actor, now):
     """The customer ends an active agreement at once: ``agreement_terminate``
-    (the customer's notice, the CSP's ``agreement.terminated`` event) and an
-    email to the CSP's notice address, in one transaction. Raises
-    ``affirmations.services.AgreementNotOpen``."""
-    with transaction.atomic():
-        ended = affirmations.agreement_terminate(
-            agreement=agreement, ended_by=EndedBy.CUSTOMER,
-            reason="The customer ended the sharing from their account.",
-            actor=actor, now=now,
-        )  # fmt: skip
-        csp_ended_by_customer_email(agreement=ended, now=now)
-    return ended
-
-
-def csp_ended_by_customer_email(*, agreement, now):
-    """The CSP is told at its notice address that the customer ended an agreement."""
-    csp = agreement.csp
-    return email_queue(
-        kind="csp_agreement_ended_by_customer",
-        to=csp.notice_email,
-        language="en",
-        context={
-            "csp_name": csp.display_name,
-            "legal_name": csp.legal_name,
-            "agreement_id": agreement.pk,
-            "confirmation_code": agreement.confirmation_code,
-            "esi_ids": list(agreement.premises.order_by("esi_id").values_list("esi_id", flat=True)),
-            "ended_at": agreement.ended_at or now,
-        },
-        now=now,
-        related_label=f"csp:{csp.pk}",
-    )
+    (the customer's notice, the CSP's email and ``agreement.terminated`` event,
+    in one transaction). Raises ``affirmations.services.AgreementNotOpen``."""
+    return affirmations.agreement_terminate(
+        agreement=agreement, ended_by=EndedBy.CUSTOMER,
+        reason="The customer ended the sharing from their account.",
+        actor=actor, now=now,
+    )  # fmt: skip

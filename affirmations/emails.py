@@ -274,3 +274,24 @@ def emails_csp_occupant_changed_many(*, notices, now):
         ],
         now=now,
     )  # fmt: skip
+
+
+def email_csp_ended_by_customer(*, agreement, now):
+    """The CSP is told at its notice address that the customer ended an agreement
+    (by the receipt's link or from their account): its data access stopped."""
+    csp = agreement.csp
+    return email_queue(
+        kind="csp_agreement_ended_by_customer",
+        to=csp.notice_email,
+        language="en",
+        context={
+            "csp_name": csp.display_name,
+            "legal_name": csp.legal_name,
+            "agreement_id": agreement.pk,
+            "confirmation_code": agreement.confirmation_code,
+            "esi_ids": list(agreement.premises.order_by("esi_id").values_list("esi_id", flat=True)),
+            "ended_at": agreement.ended_at or now,
+        },
+        now=now,
+        related_label=f"csp:{csp.pk}",
+    )

@@ -52,7 +52,8 @@ _STATUS_FOR_ENDER = {
 
 def agreement_terminate(*, agreement, ended_by, reason, actor, now):
     """End a pending or active agreement at once (customer, CSP, committee or
-    Commission) and email the customer a notice. Raises ``AgreementNotOpen``."""
+    Commission) and email the customer a notice (and the CSP, when the customer
+    ended it). Raises ``AgreementNotOpen``."""
     to_status = _STATUS_FOR_ENDER[ended_by]
     with transaction.atomic():
         locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
@@ -65,7 +66,11 @@ def agreement_terminate(*, agreement, ended_by, reason, actor, now):
             actor=actor, now=now, ended_by=ended_by, reason=reason,
             details={"ended_by": ended_by, "reason": reason},
         )  # fmt: skip
-    return Agreement.objects.select_related("csp").get(pk=locked.pk)
+        ended = Agreement.objects.select_related("csp").get(pk=locked.pk)
+        if ended_by == EndedBy.CUSTOMER:
+            # The CSP learns it by event too; the email reaches its people.
+            emails.email_csp_ended_by_customer(agreement=ended, now=now)
+    return ended
 
 
 def agreements_revoke_for_csp(*, csp, actor, reason, now, ended_by=EndedBy.COMMITTEE):

@@ -85,6 +85,8 @@ def test_stopping_ends_the_agreement_for_the_customer_and_records_who(client, ag
     notice = OutboundEmail.objects.get(kind="agreement_terminated")
     assert "at your request" in notice.body_text
     assert "You stopped sharing your data with" in client.get("/end/").content.decode()
+    told = OutboundEmail.objects.get(kind="csp_agreement_ended_by_customer")
+    assert told.to_address == ended.csp.notice_email
 
 
 def test_the_link_is_used_once(client, agreement):
