@@ -23,9 +23,6 @@ from smt_portal.sealed_tokens import sealed_value_new
 from .models import AccountEvent, AccountEventKind, PremiseLink
 
 ACCOUNT_DELETED = "account_deleted"
-# Recorded too, and not (yet) among AccountEventKind's choices.
-SIGNED_OUT = "signed_out"
-PASSWORD_RESET = "password_reset"  # noqa: S105 (an event kind)
 
 
 class AccountNotDeletable(Exception):
@@ -63,13 +60,13 @@ def account_email_changed(*, user, from_email, to_email, actor, now):
 
 
 def account_signed_out(*, user, actor, now):
-    return account_event_record(user=user, kind=SIGNED_OUT, actor=actor, now=now)
+    return account_event_record(user=user, kind=AccountEventKind.SIGNED_OUT, actor=actor, now=now)
 
 
 def account_password_reset(*, user, actor, now):
     return account_event_record(
         user=user,
-        kind=PASSWORD_RESET,
+        kind=AccountEventKind.PASSWORD_RESET,
         actor=actor,
         now=now,
         details={"email": mask_email(user.email)},

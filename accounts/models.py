@@ -15,9 +15,11 @@ class PremiseLink(models.Model):
     the API). One open link per premise: its current occupant's. A move-in
     (``Premise.occupant_since`` after ``linked_at``) closes it."""
 
+    # NULL once the account is deleted: the link (closed then) stays as history.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="premise_links"
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="premise_links",
+    )  # fmt: skip
     premise = models.ForeignKey("premises.Premise", on_delete=models.PROTECT, related_name="+")
     linked_at = models.DateTimeField()
     unlinked_at = models.DateTimeField(null=True, blank=True)
@@ -40,6 +42,8 @@ class PremiseLink(models.Model):
 
 class AccountEventKind(models.TextChoices):
     SIGNED_UP = "signed_up", "Signed up"
+    SIGNED_OUT = "signed_out", "Signed out"
+    PASSWORD_RESET = "password_reset", "Password reset"
     EMAIL_CHANGED = "email_changed", "Email address changed"
     PREMISE_LINKED = "premise_linked", "Premise added"
     PREMISE_UNLINKED = "premise_unlinked", "Premise removed"
