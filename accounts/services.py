@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from affirmations import services as affirmations
 from affirmations.masking import mask_email
 from affirmations.models import Agreement, AgreementPremise, EndedBy, Record
-from csp_registry.api.ratelimits import _BudgetCounter  # the API's premise-check counters
+from csp_registry.api.ratelimits import budgets_take  # the API's premise-check counters
 from premises.models import Premise
 from premises.services import premise_authenticate
 from smt_portal.calendar import CENTRAL
@@ -59,15 +59,9 @@ def premise_checks_take(*, user_id, ip, count=1):
         ("account", str(user_id), settings.CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT),
         ("customer-ip", ip or "unknown", settings.CUSTOMER_PREMISE_CHECKS_PER_IP),
     ]
-    taken = []
-    for per, value, rate in budgets:
-        counter = _BudgetCounter(per=per, value=value, rate=rate)
-        used = counter.add(count)
-        taken.append(counter)
-        if used > counter.limit:
-            for each in taken:
-                each.give_back(count)
-            raise PremiseChecksExhausted(retry_after=max(1, counter.time_left()))
+    refused = budgets_take(budgets, count=count)
+    if refused is not None:
+        raise PremiseChecksExhausted(retry_after=max(1, refused.time_left()))
 
 
 # --- Linking a premise -------------------------------------------------------------------

@@ -46,12 +46,14 @@ def kwh_text(wh: int) -> str:
     return f"{'-' if wh < 0 else ''}{whole}.{thousandths:03d}"
 
 
-_KWH_TEXTS = [kwh_text(wh) for wh in range(20_000)]
+# Every int16 reading's text, looked up rather than formatted (a year is 35,000).
+_KWH_TEXTS = [kwh_text(wh) for wh in range(2**15)]
 
 
 def _kwh_list(values) -> str:
-    texts = _KWH_TEXTS
-    return ",".join(texts[v] if 0 <= v < 20_000 else kwh_text(v) for v in values)
+    if values and 0 <= min(values) and max(values) < len(_KWH_TEXTS):
+        return ",".join(map(_KWH_TEXTS.__getitem__, values))
+    return ",".join(map(kwh_text, values))
 
 
 def _head(esi_id, start, end, extra=""):

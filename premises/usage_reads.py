@@ -26,7 +26,6 @@ class StoredDay:
     estimated: list  # zero-based indexes into ``wh``
     surplus_wh: list | None
     revision_at: datetime
-    imported_at: datetime
 
 
 class _Stamped:
@@ -36,11 +35,14 @@ class _Stamped:
         self.rows = rows
 
     def fingerprint(self, *parts) -> str:
-        """A digest of what these rows are: it changes with every rewrite of a day
-        (a later revision, or a same-revision re-import), so it serves as an ETag."""
+        """A digest of what these rows hold (every day's readings, flags and
+        revision): it changes with any change to a day, so it serves as an ETag.
+        Hashing the bytes is cheaper than loading another timestamp per row."""
         digest = hashlib.sha256("|".join(str(part) for part in parts).encode())
-        for row in self.rows:
-            digest.update(f"|{row[0]}|{row[4].timestamp()}|{row[5].timestamp()}".encode())
+        for day, wh, estimated, surplus_wh, revision_at in self.rows:
+            digest.update(f"|{day}|{revision_at.timestamp()}|{len(wh)}|".encode())
+            digest.update(wh)
+            digest.update(b"|" + bytes(estimated) + b"|" + bytes(surplus_wh or b""))
         return digest.hexdigest()[:32]
 
     @property
@@ -51,14 +53,13 @@ class _Stamped:
         return len(self.rows)
 
     def days(self) -> Iterator[StoredDay]:
-        for day, wh, estimated, surplus_wh, revision_at, imported_at in self.rows:
+        for day, wh, estimated, surplus_wh, revision_at in self.rows:
             yield StoredDay(
                 day=day,
                 wh=unpack_wh(wh),
                 estimated=unpack_flags(estimated),
                 surplus_wh=unpack_wh(surplus_wh) if surplus_wh else None,
                 revision_at=revision_at,
-                imported_at=imported_at,
             )
 
 
@@ -67,7 +68,7 @@ def interval_days_read(premise_id: int, first: date, last: date) -> _Stamped:
     rows = list(
         IntervalDay.objects.filter(premise_id=premise_id, day__gte=first, day__lte=last)
         .order_by("day")
-        .values_list("day", "wh", "estimated", "surplus_wh", "revision_at", "imported_at")
+        .values_list("day", "wh", "estimated", "surplus_wh", "revision_at")
     )
     return _Stamped(rows)
 

@@ -77,28 +77,42 @@ def premise_checks_consume(request, *, count):
     checked none. Giving back can only make a concurrent request see less
     budget than there is, never more. The cache unreachable → 503.
     """
-    taken = []
+    budgets = [
+        (per, key(None, request), rate)
+        for per, key in _KEYS.items()
+        if (rate := settings.API_RATE_LIMITS.get(PREMISE_CHECKS_SCOPE, {}).get(per))
+    ]
     try:
-        for per, key in _KEYS.items():
-            rate = settings.API_RATE_LIMITS.get(PREMISE_CHECKS_SCOPE, {}).get(per)
-            if not rate:
-                continue
-            counter = _BudgetCounter(per=per, value=key(None, request), rate=rate)
-            used = counter.add(count)
-            taken.append(counter)
-            if used > counter.limit:
-                _give_back(taken, count)
-                raise _rate_limited(
-                    f"This request would check {count} premise(s), more than the premise-check "
-                    f"budget has left ({counter.limit} per {counter.period} seconds); nothing "
-                    "was checked. Retry after the number of seconds in Retry-After.",
-                    time_left=counter.time_left(),
-                )
-    except ApiError:
-        raise
+        refused = budgets_take(budgets, count=count)
     except Exception as exc:  # redis-py and socket errors share no base class
         logger.warning("rate-limit cache unavailable: %s", exc.__class__.__name__)
         raise _unavailable() from exc
+    if refused is not None:
+        raise _rate_limited(
+            f"This request would check {count} premise(s), more than the premise-check "
+            f"budget has left ({refused.limit} per {refused.period} seconds); nothing "
+            "was checked. Retry after the number of seconds in Retry-After.",
+            time_left=refused.time_left(),
+        )
+
+
+def budgets_take(budgets, *, count):
+    """Raise each ``(per, value, rate)`` budget's window counter by ``count``, or none.
+
+    Returns None when every budget had room, else the counter that had not
+    (every counter raised is given its ``count`` back first). Used by the API
+    and by customer accounts alike. Cache errors propagate: the caller answers
+    503, since nothing may be checked without working limits.
+    """
+    taken = []
+    for per, value, rate in budgets:
+        counter = _BudgetCounter(per=per, value=value, rate=rate)
+        used = counter.add(count)
+        taken.append(counter)
+        if used > counter.limit:
+            _give_back(taken, count)
+            return counter
+    return None
 
 
 def _give_back(counters, count):
