@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "data_access",
     "monitoring",
     "accounts",
+    "csp_portal",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,7 @@ urlpatterns = [
     path("healthz/ready", health.ready, name="healthz-ready"),
     path("api/v1/", include("smt_portal.api_urls")),
     path("csp/", include("csp_registry.urls")),
+    path("csp/", include("csp_portal.urls")),
     path("", include("data_access.urls")),  # before affirmations' /end/<token>/
     path("", include("affirmations.urls")),
     path("", include("monitoring.urls")),

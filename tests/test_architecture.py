@@ -2,7 +2,7 @@
 
 The layers, bottom first: the core (shared helpers in ``smt_portal``), then
 premises, outbox, csp_registry, webhooks, affirmations, data_access,
-monitoring, accounts. A module
+monitoring, accounts, csp_portal. A module
 may import from its own app, from the core, and from apps below it; a lower
 app learns of a higher one's interest through a subscriber (events, request
 guards, authentication attempts), never an import. ``smt_portal``'s wiring
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     "premises", "outbox", "csp_registry", "webhooks", "affirmations", "data_access", "monitoring",
-    "accounts",
+    "accounts", "csp_portal",
 ]  # fmt: skip
 CORE = {
     "smt_portal.actors",

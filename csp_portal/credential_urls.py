@@ -1,0 +1,3 @@
+"""Routes of /csp/ (see csp_portal/urls.py)."""
+
+urlpatterns = []
