@@ -45,16 +45,21 @@ class DataGrant:
     window: DataWindow
 
 
-def data_read_authorise(*, csp, agreement_id, esi_id, start: date, end: date, now) -> DataGrant:
+def data_read_authorise(
+    *, csp, agreement_id, esi_id, start: date, end: date, now, sandbox=False
+) -> DataGrant:
     """The agreement, premise and window that let ``csp`` read ``esi_id`` for
     ``start``..``end`` now; ``DataRefused`` otherwise.
 
-    Another CSP's agreement is not found (404), as an unknown one; one not
+    Another CSP's agreement is not found (404), as an unknown one, and so is a
+    sandbox agreement for a live key (``sandbox`` False) and the reverse; one not
     active is 409; an ESI ID outside it is 400; a range reaching outside the
     data window is refused whole (422, with the window that is allowed).
     """
     agreement = (
-        Agreement.objects.select_related("csp").filter(pk=agreement_id, csp=csp).first()
+        Agreement.objects.select_related("csp")
+        .filter(pk=agreement_id, csp=csp, sandbox=sandbox)
+        .first()
         if agreement_id is not None
         else None
     )
@@ -133,17 +138,29 @@ def data_access_log_write(draft: DataAccessDraft) -> None:
         return
     draft.written = True
     try:
-        DataAccessLog.objects.create(
-            created_at=draft.created_at, csp_id=draft.csp_id, key_prefix=draft.key_prefix[:8],
-            agreement_id=draft.agreement_id, esi_id=draft.esi_id[:22],
-            premise_id=draft.premise_id, kind=draft.kind, format=draft.format,
-            start=draft.start, end=draft.end, status_code=draft.status_code,
-            error_code=draft.error_code[:50], days=draft.days, intervals=draft.intervals,
-            revision_latest=draft.revision_latest, etag=draft.etag,
-            completed=draft.completed, ip=draft.ip,
-        )  # fmt: skip
+        # A savepoint: a refused row must not break a transaction around the call.
+        with transaction.atomic():
+            _insert(draft)
     except DatabaseError:
         logger.warning("could not record a data read of agreement %s", draft.agreement_id)
+
+
+def _insert(draft):
+    DataAccessLog.objects.create(
+        created_at=draft.created_at, csp_id=draft.csp_id, key_prefix=draft.key_prefix[:8],
+        agreement_id=draft.agreement_id, esi_id=printable(draft.esi_id)[:22],
+        premise_id=draft.premise_id, kind=draft.kind, format=draft.format,
+        start=draft.start, end=draft.end, status_code=draft.status_code,
+        error_code=draft.error_code[:50], days=draft.days, intervals=draft.intervals,
+        revision_latest=draft.revision_latest, etag=draft.etag,
+        completed=draft.completed, ip=draft.ip,
+    )  # fmt: skip
+
+
+def printable(text):
+    """``text`` as a column can keep it (a caller's parameter may hold NUL or
+    control characters, which PostgreSQL refuses in text)."""
+    return "".join(ch for ch in text if ch.isprintable())
 
 
 def data_reads_of_agreement(agreement, *, limit=50):

@@ -149,6 +149,7 @@ class MeterDataView(CspApiView):
             grant = data_read_authorise(
                 csp=request.csp, agreement_id=draft.agreement_id, esi_id=asked["esi_id"],
                 start=asked["start"], end=asked["end"], now=timezone.now(),
+                sandbox=request.auth.sandbox,
             )  # fmt: skip
         except DataRefused as refused:
             return error_response(status=refused.status, code=refused.code,

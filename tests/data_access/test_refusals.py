@@ -196,3 +196,10 @@ def test_366_days_are_allowed_and_367_are_not(csp_api, shared):
     body_of(allowed)
     refusal(read(csp_api, agreement, esi_id=home.esi_id,
                  start=WINDOW_FIRST - timedelta(days=1), end=TODAY), 400, "invalid")  # fmt: skip
+
+
+def test_a_parameter_with_a_nul_byte_is_refused_and_still_logged(csp_api, shared):
+    agreement, home = shared
+    response = read(csp_api, agreement, esi_id="1044\x00372", start=TODAY, end=TODAY)
+    refusal(response, 400, "invalid")
+    assert last_log().esi_id == "1044372"
