@@ -31,6 +31,18 @@ ALLOWED_TRANSITIONS = {
 # transaction without this app importing them.
 csp_status_changed = Signal()
 
+# Called inside the approval's transaction with ``csp``, ``now`` and ``actor``
+# (the CSP portal invites the applicant's contact as its first admin); this app
+# knows none of them. Registered in the subscribing app's ``ready()``.
+_approved_subscribers = []
+
+
+def csp_approved_subscribe(subscriber):
+    """Run ``subscriber(csp=, now=, actor=)`` in every approval's transaction."""
+    if subscriber not in _approved_subscribers:
+        _approved_subscribers.append(subscriber)
+
+
 # A key used within this window is not written again: one UPDATE a minute per
 # key instead of one per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -120,6 +132,8 @@ def csp_approve(*, csp, now, actor, reason=""):
             from_statuses=[CspStatus.PENDING_REVIEW],
         )
         emails.application_approved(csp=csp, now=now)
+        for subscriber in list(_approved_subscribers):
+            subscriber(csp=csp, now=now, actor=actor)
     return change
 
 
@@ -232,10 +246,12 @@ def _csp_create_active(*, name, email, now, facts):
     return csp
 
 
-def csp_issue_key(*, csp, now, name="", expires_at=None, actor=None):
-    """A new key: ``(api_key, full_key)``. The full key exists only in this return value."""
+def csp_issue_key(*, csp, now, name="", expires_at=None, actor=None, sandbox=False):
+    """A new key: ``(api_key, full_key)``. The full key exists only in this return value.
+
+    A ``sandbox`` key (``smt_test_…``) acts only on sandbox premises and agreements."""
     for _attempt in range(5):
-        prefix, full_key = generate_key()
+        prefix, full_key = generate_key(sandbox=sandbox)
         try:
             with transaction.atomic():
                 api_key = ApiKey.objects.create(
@@ -246,6 +262,7 @@ def csp_issue_key(*, csp, now, name="", expires_at=None, actor=None):
                     created_at=now,
                     created_by=actor.user if actor else None,
                     expires_at=expires_at,
+                    sandbox=sandbox,
                 )
         except IntegrityError:
             continue  # two keys drew the same prefix (1 in 2.8e12): draw again

@@ -49,5 +49,10 @@ class Actor:
         return cls(ActorType.CSP, label, ip, user_agent)
 
     @classmethod
+    def csp_user(cls, csp, user, *, ip=None, user_agent=""):
+        """A person signed in to the CSP's web portal (/csp/), acting for ``csp``."""
+        return cls(ActorType.CSP, f"{csp.pk}:user:{user.pk}", ip, user_agent[:500], user)
+
+    @classmethod
     def customer(cls, *, ip=None, user_agent="", label="customer"):
         return cls(ActorType.CUSTOMER, label, ip, user_agent[:500])

@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
 from accounts.auth_services import auth_email_queue
+from csp_portal.access import member_of
 from smt_portal.client_ip import client_ip
 
 _ALLAUTH_EMAIL_STAGE = "allauth.account.stages.EmailVerificationStage"
@@ -47,6 +48,9 @@ class PortalAccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request):
         if request.user.is_staff:
             return reverse("admin:index")
+        if member_of(request.user) is not None:
+            # A CSP's user: its portal (which first asks for an authenticator app).
+            return reverse("csp_portal:home")
         return customer_home_url()
 
     def get_signup_redirect_url(self, request):
