@@ -18,6 +18,7 @@ table. After the import committed, the subscribers of
 ``premises.services.interval_writes_subscribe`` are told its batch.
 """
 
+import csv
 import re
 import uuid
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DatabaseError, connection, transaction
 
 from premises.feeds import (
     CHUNK_SIZE,
@@ -33,6 +35,7 @@ from premises.feeds import (
     _BadRow,
     _chunks,
     _field,
+    _header,
     _kwh,
     _parsed,
     _premise_ids,
@@ -49,7 +52,7 @@ from premises.intervals import (
     pack_wh,
     parse_hhmm,
 )
-from premises.models import IntervalDay, IntervalWrite
+from premises.models import IntervalDay, IntervalWrite, Premise
 from premises.services import interval_writes_notify
 from smt_portal.calendar import CENTRAL
 
@@ -109,19 +112,36 @@ class DayReadings:
     revision_at: datetime
 
 
-def interval_feed_import(*, path, now, on_progress=None):
+def interval_feed_import(*, path, now, on_progress=None, on_phase=None):
     """Validate then upsert an SMT interval CSV; returns ``IntervalImportCounts``.
 
     The days written are recorded under one batch (``IntervalWrite``), whose
-    subscribers are told once the import committed.
+    subscribers are told once the import committed. PostgreSQL first tries the
+    set-based import (``_pg_import``); a file it cannot vouch for line by line
+    (any bad or unusual line) is read again by the Python validator, which
+    names each bad line. ``on_progress(lines)`` counts the lines read (by COPY,
+    then by Python if it reads them again); ``on_phase(text)`` names each step.
     """
+    on_phase = on_phase or (lambda text: None)
     today = now.astimezone(CENTRAL).date()
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                counts, batch = _pg_import(
+                    path, today=today, now=now, on_progress=on_progress, on_phase=on_phase
+                )
+        except _LineByLine:
+            on_phase("checking line by line")
+        else:
+            interval_writes_notify(batch=batch, now=now)
+            return counts
     parse = _interval_parser(today=today)
     problems = _interval_problems(path, parse, on_progress)
     if problems:
         raise FeedRejected(problems)
     counts = IntervalImportCounts()
     batch = uuid.uuid4()
+    on_phase("writing")
     with transaction.atomic():
         days = (day for _, day, _ in _days(_parsed(path, _COLUMNS, parse), on_progress))
         interval_days_upsert(days, now=now, batch=batch, counts=counts)
@@ -384,11 +404,7 @@ def interval_days_upsert(days, *, now, batch, counts=None):
     batch_value = IntervalWrite._meta.get_field("batch").get_db_prep_value(batch, connection)
     with connection.cursor() as cursor:
         if postgres:
-            cursor.execute(
-                f"CREATE TEMP TABLE {_STAGING} (premise_id bigint, day date, "
-                "wh bytea, estimated bytea, surplus_wh bytea, revision_at timestamptz, "
-                "imported_at timestamptz) ON COMMIT DROP"
-            )
+            _pg_staging_create(cursor)
         else:
             cursor.execute(
                 f"CREATE TEMP TABLE {_STAGING} (premise_id integer, day date, wh blob, "
@@ -407,10 +423,7 @@ def interval_days_upsert(days, *, now, batch, counts=None):
             else:
                 _sqlite_stage(cursor, rows)
         if postgres:
-            cursor.execute(f"SELECT DISTINCT date_trunc('month', day)::date FROM {_STAGING}")  # noqa: S608
-            _partitions_ensure(cursor, [month for (month,) in cursor.fetchall()])
-            cursor.execute(_PG_UPSERT, [batch_value, now])
-            written = cursor.fetchone()[0]
+            written = _pg_staged_upsert(cursor, batch=batch, now=now)
         else:
             cursor.execute(
                 _SQLITE_RECORD, [batch_value, connection.ops.adapt_datetimefield_value(now)]
@@ -422,6 +435,23 @@ def interval_days_upsert(days, *, now, batch, counts=None):
     counts.days_written += written
     counts.days_kept += staged - written
     return counts
+
+
+def _pg_staging_create(cursor):
+    cursor.execute(
+        f"CREATE TEMP TABLE {_STAGING} (premise_id bigint, day date, "
+        "wh bytea, estimated bytea, surplus_wh bytea, revision_at timestamptz, "
+        "imported_at timestamptz) ON COMMIT DROP"
+    )
+
+
+def _pg_staged_upsert(cursor, *, batch, now):
+    """Upsert the staged days (PostgreSQL), recording the written ones; returns their count."""
+    batch_value = IntervalWrite._meta.get_field("batch").get_db_prep_value(batch, connection)
+    cursor.execute(f"SELECT DISTINCT date_trunc('month', day)::date FROM {_STAGING}")  # noqa: S608
+    _partitions_ensure(cursor, [month for (month,) in cursor.fetchall()])
+    cursor.execute(_PG_UPSERT, [batch_value, now])
+    return cursor.fetchone()[0]
 
 
 def _row(day, premise_id, now):
@@ -494,6 +524,298 @@ def _sqlite_stage(cursor, rows):
             )
             for row in rows
         ],
+    )
+
+
+# --- PostgreSQL: the set-based import ------------------------------------------------
+#
+# The file goes by COPY, as it is, into a staging table of text columns numbered
+# in file order (an identity column: COPY reads and numbers the lines one after
+# the other); one pass of SQL over the lines then groups them by ESI ID, date and
+# kind as written, in file order (a hash aggregate over a scan of the table, no
+# parallel workers), concatenating each group's start times, end times, A/E
+# flags, kWh texts and the readings already encoded as ``pack_wh`` writes them.
+# Each group is then checked as a whole against what Python computes once per
+# date of the file: its start times must be exactly that date's intervals in
+# order (so each is there once, and on the fall-back day the first 01:00 of the
+# file is daylight time, as the Python path reads it), its end times the
+# wall-clock ends or the starts plus 15 minutes, its kWh texts the usual
+# ``123.456`` form. Only what the Python validator would accept with the same
+# values passes; anything else (a bad line, but also an unusual one: quotes,
+# spaces, another kWh notation, a day's intervals out of order, …) rolls the
+# attempt back and the file is read again line by line by the Python path, which
+# names each bad line (or writes the file, when it is only unusual).
+
+
+class _LineByLine(Exception):
+    """The file needs the line-by-line path (``_pg_import`` rolled back)."""
+
+
+_LINES = "interval_feed_line"
+_DATES = "interval_feed_date"
+_REVISIONS = "interval_feed_revision"
+_GROUPS = "interval_feed_group"
+_WIDE = "interval_feed_wide"
+_COPY_BLOCK = 1 << 20
+_SETTINGS = (
+    "enable_nestloop",
+    "work_mem",
+    "max_parallel_workers_per_gather",
+    "synchronize_seqscans",
+)
+_INT16_MAX = 2**15 - 1
+_HALF = 48  # bits of a bigint mask per half of a day's intervals (0-47, 48-99)
+_KWH_TEXTS = "^[0-9]{1,7}\\.[0-9]{3}(,[0-9]{1,7}\\.[0-9]{3})*$"
+_ESI_ID = "^10[0-9]{15}([0-9]{5})?$"
+
+
+def _le16(value):
+    """SQL: an int ``value`` (0 … 32767) as int16 little-endian bytes (``pack_wh``)."""
+    return f"int2send((((({value} & 255) # 128) - 128) * 256 + (({value} >> 8) & 255))::int2)"
+
+
+def _le32(value):
+    """SQL: an int ``value`` (≥ 0) as int32 little-endian bytes (``pack_wh``)."""
+    return (
+        f"int4send(((((({value} & 255) # 128) - 128) << 24) | ((({value} >> 8) & 255) << 16) "
+        f"| ((({value} >> 16) & 255) << 8) | (({value} >> 24) & 255)))"
+    )
+
+
+def _le_mask(mask, length):
+    """SQL: the first ``length`` little-endian bytes of a bigint ``mask``."""
+    swapped = " | ".join(
+        f"((({mask} >> {8 * byte}) & 255) << {56 - 8 * byte})" for byte in range(8)
+    )
+    return f"substring(int8send({swapped}) from 1 for {length})"
+
+
+def _flags_sql(low, high):
+    """SQL: ``pack_flags`` of the bits of two bigint masks (indexes 0-47, 48-99)."""
+    low, high = f"coalesce({low}, 0)", f"coalesce({high}, 0)"
+    return (
+        f"CASE WHEN {low} = 0 AND {high} = 0 THEN ''::bytea ELSE rtrim("
+        f"{_le_mask(low, _HALF // 8)} || {_le_mask(high, 7)}, '\\x00'::bytea) END"
+    )
+
+
+def _pg_import(path, *, today, now, on_progress, on_phase=None):
+    """COPY, check and store a file in SQL; ``(counts, batch)`` or ``_LineByLine``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+        positions, width = _header(header, _COLUMNS)
+    except (UnicodeDecodeError, csv.Error, FeedRejected):
+        raise _LineByLine from None
+    column = {name: f"c{index}" for name, index in positions.items()}
+    on_phase = on_phase or (lambda text: None)
+    with connection.cursor() as cursor:
+        on_phase("COPY")
+        lines = _pg_copy(cursor, path, width, on_progress)
+        on_phase("checking and building the days (SQL)")
+        try:
+            groups = _pg_groups(cursor, column)
+        except (DatabaseError, psycopg.Error):  # a kWh text no number: a bad line
+            raise _LineByLine from None
+        _pg_dates_create(cursor, today)
+        _pg_revisions_create(cursor)
+        _pg_wide(cursor, column)
+        for table in (_GROUPS, _DATES, _REVISIONS, _WIDE):
+            cursor.execute(f"ANALYZE {table}")  # temporary tables have no statistics else
+        _pg_staging_create(cursor)
+        # The estimates of the checks' selectivity are poor: hash joins, not loops.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute(_pg_stage_days_sql(), [now])
+        days, with_surplus = cursor.fetchone()
+        for setting in _SETTINGS:
+            cursor.execute(f"RESET {setting}")
+        cursor.execute(f"SELECT count(*) FILTER (WHERE g = %s) FROM {_GROUPS}", [CONSUMPTION])  # noqa: S608
+        if days != cursor.fetchone()[0] or days + with_surplus != groups:
+            raise _LineByLine  # a day, or a kind, the SQL cannot vouch for
+        counts = IntervalImportCounts(readings=lines)
+        batch = uuid.uuid4()
+        on_phase("writing")
+        counts.days_written = _pg_staged_upsert(cursor, batch=batch, now=now)
+        counts.days_kept = days - counts.days_written
+        for table in (_STAGING, _WIDE, _REVISIONS, _DATES, _GROUPS, _LINES):
+            cursor.execute(f"DROP TABLE {table}")
+    return counts, batch
+
+
+def _pg_copy(cursor, path, width, on_progress):
+    """COPY the file's lines into ``_LINES`` (``line``: 1 for the first after the
+    header); their number, or ``_LineByLine`` when COPY and Python's csv could
+    read it differently."""
+    names = ", ".join(f"c{index}" for index in range(width))
+    cursor.execute(
+        f"CREATE TEMP TABLE {_LINES} (line bigint GENERATED ALWAYS AS IDENTITY, "
+        + ", ".join(f"c{index} text" for index in range(width))
+        + ") ON COMMIT DROP"
+    )
+    newlines, last = 0, b"\n"
+    try:
+        with (
+            open(path, "rb") as handle,
+            cursor.copy(
+                f"COPY {_LINES} ({names}) FROM STDIN "
+                f"(FORMAT csv, HEADER true, FORCE_NOT_NULL ({names}))"
+            ) as copy,
+        ):
+            while block := handle.read(_COPY_BLOCK):
+                if b'"' in block:
+                    # COPY and Python's csv read quotes inside a field differently.
+                    raise _LineByLine
+                copy.write(block)
+                count = block.count(b"\n")
+                newlines, last = newlines + count, block[-1:]
+                if on_progress:
+                    on_progress(count)
+    except (DatabaseError, psycopg.Error):  # a line COPY refuses: blank, short, long, not UTF-8
+        raise _LineByLine from None
+    copied = cursor.rowcount
+    # One row per physical line (no line break inside a field, no end-of-data marker).
+    if copied != newlines - (last == b"\n"):
+        raise _LineByLine
+    return copied
+
+
+def _pg_groups(cursor, column):
+    """One row per ESI ID, date and kind as written in the file, in one pass over
+    the lines in file order; returns their number."""
+    cursor.execute("SET LOCAL synchronize_seqscans = off")  # the scan starts at line 1
+    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")  # one scan, in order
+    cursor.execute("SET LOCAL work_mem = '1GB'")  # the groups' states stay in memory
+    kwh = column["usage_kwh"]
+    cursor.execute(
+        f"CREATE TEMP TABLE {_GROUPS} ON COMMIT DROP AS SELECT e, d, g, "  # noqa: S608
+        "count(*) AS n, min(line) AS first_line, max(line) AS last_line, "
+        'min(r COLLATE "C") AS r_min, max(r COLLATE "C") AS r_max, '
+        "string_agg(s, ',') AS starts, string_agg(t, ',') AS ends, "
+        "string_agg(a, '') AS flags, string_agg(k, ',') AS kwhs, max(w) AS w_max, "
+        f"string_agg({_le16('w')}, ''::bytea) AS wh "
+        f"FROM (SELECT line, {column['esiid']} AS e, {column['usage_date']} AS d, "
+        f"{column['consumption_surplusgeneration']} AS g, {column['revision_date']} AS r, "
+        f"{column['usage_start_time']} AS s, {column['usage_end_time']} AS t, "
+        f"{column['estimated_actual']} AS a, {kwh} AS k, "
+        # The reading when the group's kWh texts are all 123.456 (checked below).
+        f"replace({kwh}, '.', '')::int AS w "
+        f"FROM {_LINES}) lines GROUP BY e, d, g"
+    )
+    return cursor.rowcount
+
+
+def _pg_dates_create(cursor, today):
+    """The file's dates that the Python validator takes as they are written, with
+    their intervals' start and end times in order."""
+    cursor.execute(f"SELECT DISTINCT d FROM {_GROUPS}")  # noqa: S608
+    rows = []
+    for (raw,) in cursor.fetchall():
+        try:
+            day = _usage_date(raw, today)
+        except _BadRow:
+            continue
+        if raw == raw.strip():
+            starts = [f"{interval_start(day, i):%H:%M}" for i in range(intervals_in_day(day))]
+            walls = [interval_end_wall(day, i) for i in range(len(starts))]
+            minutes = [(int(start[:2]) * 60 + int(start[3:]) + 15) % 1440 for start in starts]
+            plus = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in minutes]
+            rows.append((raw, day, ",".join(starts), ",".join(walls), ",".join(plus)))
+    cursor.execute(
+        f"CREATE TEMP TABLE {_DATES} (raw text PRIMARY KEY, day date, starts text, "
+        "ends_wall text, ends_plus text) ON COMMIT DROP"
+    )
+    cursor.executemany(f"INSERT INTO {_DATES} VALUES (%s, %s, %s, %s, %s)", rows)  # noqa: S608
+
+
+def _pg_revisions_create(cursor):
+    """The revisions of the groups whose lines all give the same one, parsed."""
+    cursor.execute(f"SELECT DISTINCT r_min FROM {_GROUPS} WHERE r_min = r_max")  # noqa: S608
+    rows = []
+    for (raw,) in cursor.fetchall():
+        try:
+            rows.append((raw, _revision(raw)))
+        except _BadRow:
+            continue
+    cursor.execute(
+        f"CREATE TEMP TABLE {_REVISIONS} (raw text PRIMARY KEY, at timestamptz) ON COMMIT DROP"
+    )
+    cursor.executemany(f"INSERT INTO {_REVISIONS} VALUES (%s, %s)", rows)  # noqa: S608
+
+
+def _pg_wide(cursor, column):
+    """The groups with a reading above the int16 range, encoded again as int32."""
+    cursor.execute(
+        f"CREATE TEMP TABLE {_WIDE} ON COMMIT DROP AS SELECT e, d, g "  # noqa: S608
+        f"FROM {_GROUPS} WHERE w_max > {_INT16_MAX}"
+    )
+    if not cursor.rowcount:
+        cursor.execute(f"ALTER TABLE {_WIDE} ADD COLUMN wh bytea")
+        return
+    names = {
+        name: column[name] for name in ("esiid", "usage_date", "consumption_surplusgeneration")
+    }
+    cursor.execute(
+        f"CREATE TEMP TABLE {_WIDE}_wh ON COMMIT DROP AS SELECT "  # noqa: S608
+        f"{names['esiid']} AS e, {names['usage_date']} AS d, "
+        f"{names['consumption_surplusgeneration']} AS g, "
+        f"string_agg({_le32('w')}, ''::bytea) AS wh FROM (SELECT *, "
+        f"replace({column['usage_kwh']}, '.', '')::int AS w FROM {_LINES} "
+        f"WHERE ({names['esiid']}, {names['usage_date']}, "
+        f"{names['consumption_surplusgeneration']}) IN (SELECT e, d, g FROM {_WIDE})) lines "
+        "GROUP BY 1, 2, 3"
+    )
+    cursor.execute(f"DROP TABLE {_WIDE}")
+    cursor.execute(f"ALTER TABLE {_WIDE}_wh RENAME TO {_WIDE}")
+
+
+def _pg_group_ok(group):
+    """SQL: a group whose lines are all good, against its date ``m``."""
+    return (
+        f"{group}.r_min = {group}.r_max AND {group}.starts = m.starts "
+        f"AND {group}.ends IN (m.ends_plus, m.ends_wall) "
+        f"AND translate({group}.flags, 'AE', '') = '' AND {group}.kwhs ~ '{_KWH_TEXTS}'"
+    )
+
+
+def _pg_stage_days_sql():
+    """SQL: the good days into ``_STAGING`` (a day the SQL cannot vouch for is left
+    out); returns the days staged and how many have surplus generation."""
+
+    def values(group, wide):
+        return (
+            f"CASE WHEN {group}.w_max > {_INT16_MAX} THEN '\\x04'::bytea || {wide}.wh "
+            f"ELSE '\\x02'::bytea || {group}.wh END"
+        )
+
+    estimated = (
+        "SELECT bit_or(CASE WHEN i < 48 THEN 1::bigint << i ELSE 0 END) AS low, "
+        "bit_or(CASE WHEN i >= 48 THEN 1::bigint << (i - 48) ELSE 0 END) AS high "
+        "FROM generate_series(0, length(c.flags) - 1) i "
+        "WHERE strpos(c.flags, 'E') > 0 AND substr(c.flags, i + 1, 1) = 'E'"
+    )
+    ok = (
+        f"c.e ~ '{_ESI_ID}' AND {_pg_group_ok('c')} "
+        f"AND (s.e IS NULL OR s.r_min = c.r_min AND {_pg_group_ok('s')}) "
+        "AND greatest(c.last_line, s.last_line) - least(c.first_line, s.first_line) + 1 "
+        "= c.n + coalesce(s.n, 0)"
+    )
+    # Checks in the select list, not in the joins: the planner then sees every group.
+    return (
+        f"WITH days AS MATERIALIZED (SELECT p.id AS premise_id, m.day, "  # noqa: S608
+        f"{values('c', 'cw')} AS wh, {_flags_sql('f.low', 'f.high')} AS estimated, "
+        f"CASE WHEN s.e IS NOT NULL THEN {values('s', 'sw')} END AS surplus_wh, "
+        f"v.at AS revision_at, {ok} AS ok "
+        f"FROM {_GROUPS} c JOIN {_DATES} m ON m.raw = c.d "
+        f"JOIN {Premise._meta.db_table} p ON p.esi_id = c.e "
+        f"JOIN {_REVISIONS} v ON v.raw = c.r_min "
+        f"LEFT JOIN {_GROUPS} s ON s.e = c.e AND s.d = c.d AND s.g = '{SURPLUS}' "
+        f"LEFT JOIN {_WIDE} cw ON cw.e = c.e AND cw.d = c.d AND cw.g = c.g "
+        f"LEFT JOIN {_WIDE} sw ON sw.e = s.e AND sw.d = s.d AND sw.g = s.g "
+        f"LEFT JOIN LATERAL ({estimated}) f ON true WHERE c.g = '{CONSUMPTION}'), "
+        f"staged AS (INSERT INTO {_STAGING} ({_COLUMNS_SQL}) SELECT premise_id, day, wh, "
+        "estimated, surplus_wh, revision_at, %s FROM days WHERE ok "
+        "RETURNING surplus_wh IS NOT NULL AS surplus) "
+        "SELECT count(*), count(*) FILTER (WHERE surplus) FROM staged"
     )
 
 

@@ -210,3 +210,115 @@ def test_deleting_a_premise_deletes_its_days(feed, premises):
     run(feed(rows(JUNE_1, [1] * 96), rows(JUNE_1, [1] * 96, esi_id=OTHER_ESI_ID)))
     premises[0].delete()
     assert list(IntervalDay.objects.values_list("premise__esi_id", flat=True)) == [OTHER_ESI_ID]
+
+
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the set-based import is PostgreSQL's")
+
+
+def sql_import(path):
+    """The set-based import alone (no line-by-line fallback): raises if it cannot vouch."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from premises.interval_feed import _pg_import
+
+    with transaction.atomic():
+        counts, _ = _pg_import(path, today=date(2026, 11, 20), now=timezone.now(), on_progress=None)
+    return counts
+
+
+SAMPLE = {  # day: (consumption wh, estimated indexes, surplus wh or None)
+    JUNE_1: ([100 + i for i in range(96)], [], None),
+    date(2026, 6, 2): ([40_000, 2**31 - 1] + [5] * 94, [0, 7, 8, 95], None),  # int32
+    date(2026, 6, 3): ([32_767] * 96, list(range(96)), [0] * 40 + [32_768] * 16 + [0] * 40),
+    SPRING_FORWARD: ([i * 3 for i in range(92)], [6, 7, 8, 91], [1] * 92),
+    FALL_BACK: ([i * 7 for i in range(100)], [4, 7, 8, 11, 99], [i for i in range(100)]),
+    date(2025, 11, 2): ([70_000] * 100, [], None),  # fall-back day needing int32
+}
+
+
+def sample_rows(esi_id):
+    lines = []
+    for day, (wh, estimated, surplus) in SAMPLE.items():
+        lines += rows(day, wh, esi_id=esi_id, estimated=estimated)
+        if surplus is not None:
+            lines += rows(day, surplus, esi_id=esi_id, kind=SURPLUS)
+    return lines
+
+
+def test_on_postgresql_the_sql_encoding_is_byte_for_byte_pack_wh_and_pack_flags(feed):
+    postgresql_only()
+    import uuid
+
+    from django.utils import timezone
+
+    from premises.interval_feed import DayReadings, interval_days_upsert
+    from premises.intervals import pack_flags, pack_wh
+
+    counts = sql_import(feed(sample_rows(ESI_ID)))
+    assert (counts.days_written, counts.readings) == (len(SAMPLE), 96 * 3 + 92 * 2 + 100 * 3 + 96)
+    python_days = [
+        DayReadings(OTHER_ESI_ID, day, wh, estimated, surplus, revised(day))
+        for day, (wh, estimated, surplus) in SAMPLE.items()
+    ]
+    interval_days_upsert(python_days, now=timezone.now(), batch=uuid.uuid4())
+    for day, (wh, estimated, surplus) in SAMPLE.items():
+        by_sql, by_python = stored(day), stored(day, OTHER_ESI_ID)
+        assert bytes(by_sql.wh) == bytes(by_python.wh) == pack_wh(wh), day
+        assert bytes(by_sql.estimated) == bytes(by_python.estimated), day
+        assert bytes(by_sql.estimated) == pack_flags(estimated, len(wh)), day
+        expected_surplus = pack_wh(surplus) if surplus is not None else None
+        assert by_sql.surplus_wh == by_python.surplus_wh == expected_surplus, day
+        assert by_sql.revision_at == by_python.revision_at == revised(day)
+
+
+def test_on_postgresql_the_fall_back_hour_is_daylight_time_first_in_file_order(feed):
+    postgresql_only()
+    lines = rows(FALL_BACK, list(range(100)))
+    lines[4:12] = lines[8:12] + lines[4:8]  # the same starts; the file's first is daylight time
+    lines[7][4] = lines[11][4] = "02:00"
+    sql_import(feed(lines))
+    first, second = [8, 9, 10, 11], [4, 5, 6, 7]
+    assert stored(FALL_BACK).kwh[4:12] == [Decimal(v).scaleb(-3) for v in first + second]
+
+
+def test_on_postgresql_a_file_the_sql_cannot_vouch_for_is_read_line_by_line(feed):
+    postgresql_only()
+    from premises.interval_feed import _LineByLine
+
+    unusual = rows(JUNE_1, [1000] * 96)
+    unusual[0][5] = " 1"  # Python reads 1 kWh; the SQL takes only the usual forms
+    with pytest.raises(_LineByLine):
+        sql_import(feed(unusual))
+    assert IntervalDay.objects.count() == 0  # nothing of the attempt is left
+
+
+def test_an_unusual_but_good_file_is_imported_as_before(feed):
+    lines = rows(JUNE_1, [1000] * 96, estimated=[2])
+    lines[0][5], lines[1][0], lines[2][6] = " 1", f" {ESI_ID} ", "e"
+    lines[3], lines[4] = lines[4], lines[3]  # a day's intervals in another order
+    lines[5][2] += " "
+    out, err = run(feed(lines))
+    assert "1 days written" in out, err
+    assert stored(JUNE_1).kwh[:5] == [Decimal("1.000")] * 5
+    assert stored(JUNE_1).estimated_indexes == [2]
+
+
+def test_the_second_0145_of_the_fall_back_day_must_end_at_0200(feed):
+    lines = rows(FALL_BACK, [1] * 100)
+    assert [lines[7][3:5], lines[11][3:5]] == [["01:45", "01:00"], ["01:45", "02:00"]]
+    lines[7][4], lines[11][4] = "02:00", "01:00"  # line 13
+    out, err = run(feed(lines))
+    assert out is None
+    assert "line 13: USAGE_END_TIME 01:00 does not end the interval starting 01:45" in err
+
+
+def test_on_the_spring_forward_day_0145_may_end_at_0300_or_0200(feed):
+    lines = rows(SPRING_FORWARD, [1] * 92)
+    assert lines[7][3:5] == ["01:45", "03:00"]
+    plus = rows(SPRING_FORWARD, [2] * 92, esi_id=OTHER_ESI_ID)
+    plus[7][4] = "02:00"
+    out, err = run(feed(lines, plus))
+    assert "2 days written" in out, err

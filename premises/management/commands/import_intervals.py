@@ -25,7 +25,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, no_progress, **options):
         now = timezone.now()
-        # Two passes (check, then write): the bar counts lines read in both.
+        # PostgreSQL: the lines COPYed, then the SQL steps by name; a file read line by
+        # line (SQLite, or a file the SQL cannot vouch for) in two passes (check, then
+        # write): the bar counts the lines read in each.
         with tqdm(
             unit="line",
             file=self.stderr._out,
@@ -34,6 +36,8 @@ class Command(BaseCommand):
             counts = run_feed(
                 self,
                 file,
-                lambda: interval_feed_import(path=file, now=now, on_progress=bar.update),
+                lambda: interval_feed_import(
+                    path=file, now=now, on_progress=bar.update, on_phase=bar.set_description_str
+                ),
             )
         self.stdout.write(f"{file}: {counts}")
