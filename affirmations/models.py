@@ -60,6 +60,9 @@ class Agreement(models.Model):
     # Short code repeated in the email so a customer can tell a real request
     # from a phishing copy. Not a secret.
     confirmation_code = models.CharField(max_length=12)
+    # Made with a sandbox key (glossary "Sandbox"): seen only by sandbox keys,
+    # its customer's answer scripted, never counted by monitoring.
+    sandbox = models.BooleanField(default=False)
 
     created_at = models.DateTimeField()
     affirmation_sent_at = models.DateTimeField(null=True, blank=True)

@@ -70,6 +70,11 @@ class KeyForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The key stops working at the start of this day (UTC). Leave empty for no end.",
     )  # fmt: skip
+    sandbox = forms.BooleanField(
+        label="Sandbox key (smt_test_…)", required=False,
+        help_text="Acts only on the sandbox premises listed in the API docs: no real customer, "
+        "no real email, answers scripted by the customer's address.",
+    )  # fmt: skip
 
     def __init__(self, *args, now, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,8 +118,10 @@ def key_create(request):
             api_key, full_key = registry.csp_issue_key(
                 csp=csp, now=now, name=form.cleaned_data["name"],
                 expires_at=form.cleaned_data["expires_on"], actor=_actor(request),
+                sandbox=form.cleaned_data["sandbox"],
             )  # fmt: skip
-            _record(request, "api_key_created", now, prefix=api_key.prefix, name=api_key.name)
+            _record(request, "api_key_created", now, prefix=api_key.prefix, name=api_key.name,
+                    sandbox=api_key.sandbox)  # fmt: skip
         # The one and only time the key exists: on this page, not stored anywhere.
         return render(request, "csp_portal/credentials/key_created.html", {
             "api_key": api_key, "full_key": full_key,

@@ -278,6 +278,9 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A sandbox key (``smt_test_…``, glossary "Sandbox") acts only on sandbox
+    # premises and sandbox agreements; a live key never sees them.
+    sandbox = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

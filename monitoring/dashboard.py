@@ -97,7 +97,9 @@ def _week_of(weeks, moment):
 
 def _count_records(weeks, since, now, scope):
     events = [RecordEvent.REQUEST_CREATED, *_OUTCOMES]
-    records = Record.objects.filter(event__in=events, created_at__gte=since, created_at__lte=now)
+    records = Record.objects.exclude(agreement__sandbox=True).filter(  # never the sandbox's
+        event__in=events, created_at__gte=since, created_at__lte=now
+    )
     rows = _by_week(records.filter(**scope)).annotate(n=Count("id")).values("week", "event", "n")
     for row in rows:
         week = _week_of(weeks, row["week"])

@@ -112,6 +112,12 @@ def detector(**attributes):
     return register
 
 
+def _records():
+    """Records of live agreements only: the sandbox's (scripted answers, test
+    requests) are never counted."""
+    return Record.objects.exclude(agreement__sandbox=True)
+
+
 # --- Links from the evidence to the rows behind it --------------------------------------
 
 
@@ -153,7 +159,7 @@ _RESIDENTIAL_PREMISES = Count(
 
 def _decisions(window, events=(RecordEvent.OPTED_IN,)):
     # Served by the record's (event, created_at) index.
-    return Record.objects.filter(event__in=events, csp__isnull=False, **window.bounds())
+    return _records().filter(event__in=events, csp__isnull=False, **window.bounds())
 
 
 # --- 1. Mass affirmation from one place (R15, flag a) --------------------------------------
@@ -344,7 +350,7 @@ def find_foreign_emails(window, thresholds):
     alike. Requests are counted per request (one customer lists all their
     premises in one) and per residential premise (a handful of requests can
     enrol a street)."""
-    requests = Record.objects.filter(
+    requests = _records().filter(
         event=RecordEvent.REQUEST_CREATED, csp__isnull=False, **window.bounds()
     )
     shared = (
@@ -401,7 +407,7 @@ def _own_domain_renewals(window, thresholds):
     """Renewal requests sent to an address at the CSP's own domain: the CSP
     renewing through its own mailbox. The record keeps the address masked
     (``j***@domain``), which is enough: only the domain is compared."""
-    renewals = Record.objects.filter(
+    renewals = _records().filter(
         event=RecordEvent.RENEWAL_REQUESTED, csp__isnull=False, **window.bounds()
     )
     return (
@@ -496,7 +502,7 @@ OUTCOME_EVENTS = {
 
 def outcome_counts(window, csp_id=None):
     """Per CSP: how many requests ended each way in the window (R16), and rates."""
-    records = Record.objects.filter(event__in=OUTCOME_EVENTS, csp__isnull=False, **window.bounds())
+    records = _records().filter(event__in=OUTCOME_EVENTS, csp__isnull=False, **window.bounds())
     if csp_id is not None:
         records = records.filter(csp_id=csp_id)
     counts = {}
@@ -765,6 +771,7 @@ def _data_calls_sql(window):
         DataAccessLog.objects.filter(
             csp__isnull=False, agreement_id__isnull=False, **window.bounds()
         )
+        .exclude(agreement_id__in=Agreement.objects.filter(sandbox=True).values("pk"))
         .annotate(agreement_ref=F("agreement_id"))
         .order_by()
         .values("id", "csp_id", "created_at", "status_code", "agreement_ref")
@@ -872,9 +879,8 @@ def find_many_residential_premises(window, thresholds):
     list. Large commercial premises are not counted (a chain of stores)."""
     limit = thresholds["max_premises_per_residential_agreement"]
     rows = list(
-        Record.objects.filter(
-            event=RecordEvent.REQUEST_CREATED, csp__isnull=False, **window.bounds()
-        )
+        _records()
+        .filter(event=RecordEvent.REQUEST_CREATED, csp__isnull=False, **window.bounds())
         .values("csp_id", "agreement_id")
         .annotate(premises=_RESIDENTIAL_PREMISES)
         .filter(premises__gt=limit)
@@ -929,7 +935,7 @@ def find_renewals_to_new_address(window, thresholds):
     affirmed (the record says so: ``to_affirmed_address`` false). One may be
     a customer's new mailbox; several are a CSP renewing through addresses it
     controls. The affirmed addresses were told; this shows the pattern."""
-    elsewhere = Record.objects.filter(
+    elsewhere = _records().filter(
         event=RecordEvent.RENEWAL_REQUESTED, csp__isnull=False,
         details__to_affirmed_address=False, **window.bounds(),
     )  # fmt: skip

@@ -36,6 +36,7 @@ from django.template.loader import get_template
 from django.utils import translation
 
 from outbox.models import UNSENT_STATUSES, EmailStatus, OutboundEmail
+from premises.sandbox import is_sandbox_address
 from smt_portal.sealed_tokens import unseal
 
 logger = logging.getLogger(__name__)
@@ -104,9 +105,22 @@ def email_queue(
         created_at=now,
         deliver_until=deliver_until or default_deliver_until(now),
         related_label=related_label,
+        **_sandbox_kept(to, now),
     )
-    transaction.on_commit(partial(_publish_send, email.pk))
+    if email.status == EmailStatus.PENDING:
+        transaction.on_commit(partial(_publish_send, email.pk))
     return email
+
+
+SANDBOX_NOT_SENT = "Not sent: a sandbox address (no email leaves the sandbox)."
+
+
+def _sandbox_kept(to, now):
+    """An email to the sandbox's domain is kept here and never sent (glossary
+    "Sandbox": no real email leaves it); it counts as sent, as a live one would."""
+    if not is_sandbox_address(to):
+        return {}
+    return {"status": EmailStatus.SENT, "sent_at": now, "last_error": SANDBOX_NOT_SENT}
 
 
 def emails_queue_many(*, kind: str, items, now) -> list[OutboundEmail]:
@@ -132,6 +146,7 @@ def emails_queue_many(*, kind: str, items, now) -> list[OutboundEmail]:
                 created_at=now,
                 deliver_until=default_deliver_until(now),
                 related_label=related_label,
+                **_sandbox_kept(to, now),
             )
         )
     created = OutboundEmail.objects.bulk_create(rows, batch_size=500)

@@ -64,6 +64,9 @@ class Premise(models.Model):
     )
     customer_class = models.CharField(max_length=12, choices=CustomerClass.choices)
     service_address = models.CharField(max_length=300)
+    # One of the published sandbox premises (smt_portal/sandbox.py): only sandbox
+    # keys authenticate it; live requests never find it.
+    sandbox = models.BooleanField(default=False)
     # The current customer's move-in date (the TDU's feed): an agreement made
     # before it was made by someone who no longer lives here (glossary, B13).
     occupant_since = models.DateField(null=True, blank=True)

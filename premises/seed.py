@@ -1,4 +1,5 @@
-"""Reference data of the premises app: TDUs, retail electric providers, term policy.
+"""Reference data of the premises app: TDUs, retail electric providers, term policy,
+the sandbox premises (``premises.sandbox``).
 
 ``manage.py seed_reference_data`` calls ``seed_reference_data(stdout)`` in the
 ``seed`` module of every installed app; this is the premises one. Rows are
@@ -11,8 +12,12 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+from django.utils import timezone
+
 from premises.identifiers import normalize_certificate_number
 from premises.models import RetailElectricProvider, Tdu, TermPolicy
+from premises.sandbox import sandbox_premises_seed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TDU_CSV = DATA_DIR / "tdus.csv"
@@ -37,6 +42,9 @@ def seed_reference_data(stdout):
     existed = TermPolicy.objects.filter(pk=1).exists()
     TermPolicy.current()
     stdout.write(f"Term policy: {'kept as it is' if existed else 'created with defaults'}")
+    if settings.SANDBOX_SEED:
+        created, days = sandbox_premises_seed(now=timezone.now())
+        stdout.write(f"Sandbox premises: {created} created, {days} days of readings written")
 
 
 def tdus_load(*, path):

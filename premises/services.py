@@ -188,7 +188,7 @@ _attempt_subscribers = []
 
 
 def authentication_attempts_subscribe(subscriber) -> None:
-    """Call ``subscriber(attempts=[...], csp=, ip=, now=)`` after every authentication."""
+    """Call ``subscriber(attempts=[...], csp=, ip=, now=)`` after every live authentication."""
     if subscriber not in _attempt_subscribers:
         _attempt_subscribers.append(subscriber)
 
@@ -202,6 +202,7 @@ def premise_authenticate(
     ip: str | None = None,
     now: datetime,
     policy: TermPolicy | None = None,
+    sandbox: bool = False,
 ) -> PremiseAuthentication:
     """Authenticate one premise by its three facts and record the attempt.
 
@@ -213,6 +214,7 @@ def premise_authenticate(
         ip=ip,
         now=now,
         policy=policy,
+        sandbox=sandbox,
     )
     return result
 
@@ -224,8 +226,12 @@ def premises_authenticate(
     ip: str | None = None,
     now: datetime,
     policy: TermPolicy | None = None,
+    sandbox: bool = False,
 ) -> list[PremiseAuthentication]:
     """Authenticate many premises at once, one result per triple, in order.
+
+    ``sandbox`` (a sandbox key's call) finds only sandbox premises, and a live
+    call only live ones: the other kind is an unknown ESI ID.
 
     A constant number of queries whatever the number of triples (the agreements
     API sends up to 200): the policy, one joined lookup, one bulk insert of the
@@ -233,7 +239,9 @@ def premises_authenticate(
     failure takes as long whichever fact was wrong.
     """
     policy = policy or TermPolicy.current()
-    premises = _premises_for_authentication(esi_ids={t[0] for t in triples}, now=now)
+    premises = _premises_for_authentication(
+        esi_ids={t[0] for t in triples}, now=now, sandbox=sandbox
+    )
     results, attempts = [], []
     for esi_id, meter_number, certificate_number in triples:
         premise = premises.get(esi_id)
@@ -248,18 +256,21 @@ def premises_authenticate(
             )
         )
         results.append(FAILED if reason else _success(premise, policy))
-    for subscriber in _attempt_subscribers:
+    # Sandbox checks (of published test premises) are not attempts monitoring counts.
+    for subscriber in [] if sandbox else _attempt_subscribers:
         subscriber(attempts=attempts, csp=csp, ip=ip, now=now)
     return results
 
 
-def _premises_for_authentication(*, esi_ids: set[str], now: datetime) -> dict[str, Premise]:
+def _premises_for_authentication(
+    *, esi_ids: set[str], now: datetime, sandbox: bool = False
+) -> dict[str, Premise]:
     """The premises named, each with its active meter number and peak usage, in one query."""
     active_meter = Meter.objects.filter(premise=OuterRef("pk"), removed_on__isnull=True).values(
         "number"
     )[:1]
     rows = (
-        Premise.objects.filter(esi_id__in=esi_ids)
+        Premise.objects.filter(esi_id__in=esi_ids, sandbox=sandbox)
         .select_related("rep_of_record")
         .annotate(
             active_meter_number=Subquery(active_meter),

@@ -281,6 +281,9 @@ WEBHOOKS_DISABLE_AFTER_HOURS = env_int("WEBHOOKS_DISABLE_AFTER_HOURS", 72, minim
 WEBHOOKS_CA_FILE = env.str("WEBHOOKS_CA_FILE", default="") or None
 # Development and tests only: loopback receivers (and http:// to them) are allowed.
 WEBHOOKS_ALLOW_INSECURE_LOCAL = DEBUG or TESTING
+# seed_reference_data creates the sandbox premises (premises/sandbox.py); tests,
+# which count premises, turn it on where they need them.
+SANDBOX_SEED = not TESTING
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -346,11 +349,53 @@ REST_FRAMEWORK = {
     # OPTIONS describes nothing the OpenAPI document does not: answer 405.
     "DEFAULT_METADATA_CLASS": None,
 }
+# The API docs' quick start (a test runs exactly these five calls). The table is
+# premises/sandbox.py's SANDBOX_PREMISES (a test keeps the two the same).
+SANDBOX_QUICK_START = """
+
+## Quick start: the sandbox, in five calls
+
+Create a **sandbox key** (`smt_test_…`) at `/csp/keys/` (tick "Sandbox key"). It acts
+only on the sandbox premises below, never on live data, and no email leaves the
+sandbox: the customer's answer is scripted by the address you give, at
+`@sandbox.smt-portal.example`: `opt-in@` opts in after a few seconds, `opt-out@` opts
+out, `spam@` reports spam, `no-answer@` times out at once. Sandbox agreements have
+the same statuses, webhooks, events and data endpoints as live ones; a live key never
+sees them. Send `Authorization: Bearer smt_test_…` with every call.
+
+1. `POST /api/v1/premise-authentications/` with `{"esi_id": "10443720099000001",
+   "meter_number": "SBX0000001", "rep_certificate_number": "10004"}`
+   answers `{"authenticated": true, …}`.
+2. `POST /api/v1/agreements/` with `{"premises": [<the three facts above>],
+   "customer_email": "opt-in@sandbox.smt-portal.example", "term_months": 12}`
+   answers 201, `pending_affirmation`, with its `id`.
+3. `GET /api/v1/agreements/{id}/` a few seconds later answers `active`.
+4. `GET /api/v1/events/` lists its `agreement.affirmed` event (as a webhook would carry it).
+5. `GET /api/v1/agreements/{id}/interval-data/?esi_id=10443720099000001&start={day}&end={day}`
+   answers the 15-minute readings of `{day}`, any of the last 120 days.
+
+Sandbox premises (ESI ID, meter number, REP certificate number, class):
+
+| ESI ID | Meter | REP | Class |
+|---|---|---|---|
+| 10443720099000001 | SBX0000001 | 10004 | residential |
+| 10443720099000002 | SBX0000002 | 10004 | residential |
+| 10443720099000003 | SBX0000003 | 10004 | residential |
+| 10443720099000004 | SBX0000004 | 10004 | residential |
+| 10443720099000005 | SBX0000005 | 10004 | residential |
+| 10443720099000006 | SBX0000006 | 10007 | residential |
+| 10443720099000007 | SBX0000007 | 10007 | residential |
+| 10443720099000008 | SBX0000008 | 10007 | residential |
+| 10443720099000009 | SBX0000009 | 10004 | commercial |
+| 10443720099000010 | SBX0000010 | 10004 | commercial |
+"""
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smart Meter Consent Portal — CSP API",
     "DESCRIPTION": (
         "API for Competitive Service Providers: authenticate premises, request a "
         "customer's affirmation, and read the meter data an active agreement allows."
+        + SANDBOX_QUICK_START
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -17,6 +17,7 @@ from csp_registry.api.base import CspApiView, CspGenericApiView
 from csp_registry.api.errors import ErrorSerializer, error_response
 from csp_registry.api.idempotency import idempotent
 from csp_registry.api.ratelimits import premise_checks_consume
+from premises.sandbox import SANDBOX_EMAIL_DOMAIN, is_sandbox_address
 from smt_portal.actors import Actor
 from smt_portal.client_ip import client_ip
 
@@ -74,10 +75,17 @@ def _actor(request):
     )
 
 
-def agreements_of(csp):
-    """A CSP's agreements with what the output needs, in three queries whatever the count."""
+SANDBOX_ADDRESSES = (
+    f"A sandbox key asks only scripted customers at @{SANDBOX_EMAIL_DOMAIN}: opt-in@, "
+    "opt-out@, spam@ or no-answer@ (see the quick start)."
+)
+
+
+def agreements_of(csp, *, sandbox=False):
+    """A CSP's live (or, for a sandbox key, sandbox) agreements with what the output
+    needs, in three queries whatever the count: the two kinds never mix."""
     return with_affirmation_email_status(
-        Agreement.objects.filter(csp=csp)
+        Agreement.objects.filter(csp=csp, sandbox=sandbox)
         .prefetch_related("premises", Prefetch("renewals", Renewal.objects.order_by("pk")))
         .order_by("-pk")
     )
@@ -117,7 +125,7 @@ class AgreementsView(CspGenericApiView):
     def get(self, request):
         filters = AgreementListFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        agreements = agreements_of(request.csp)
+        agreements = agreements_of(request.csp, sandbox=request.auth.sandbox)
         if "status" in filters.validated_data:
             agreements = agreements.filter(status=filters.validated_data["status"])
         if "esi_id" in filters.validated_data:
@@ -155,6 +163,11 @@ class AgreementsView(CspGenericApiView):
     def post(self, request):
         data = AgreementCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if request.auth.sandbox and not is_sandbox_address(data.validated_data["customer_email"]):
+            return error_response(
+                status=400, code="invalid", message="The request is invalid; see fields.",
+                fields={"customer_email": [SANDBOX_ADDRESSES]},
+            )  # fmt: skip
         # Every premise is checked as premise authentication checks one, so
         # each is taken from the same budget first (refused whole: 429).
         premise_checks_consume(request, count=len(data.validated_data["premises"]))
@@ -167,10 +180,11 @@ class AgreementsView(CspGenericApiView):
                 language=data.validated_data["language"],
                 actor=_actor(request),
                 now=timezone.now(),
+                sandbox=request.auth.sandbox,
             )
         except services.AgreementError as exc:
             return _error(exc)
-        agreement = agreements_of(request.csp).get(pk=agreement.pk)
+        agreement = agreements_of(request.csp, sandbox=request.auth.sandbox).get(pk=agreement.pk)
         return Response(AgreementOutput(agreement).data, status=201)
 
 
@@ -182,7 +196,9 @@ class AgreementDetailView(CspApiView):
         tags=["agreements"],
     )
     def get(self, request, agreement_id):
-        agreement = get_object_or_404(agreements_of(request.csp), pk=agreement_id)
+        agreement = get_object_or_404(
+            agreements_of(request.csp, sandbox=request.auth.sandbox), pk=agreement_id
+        )
         return Response(AgreementOutput(agreement).data)
 
 
@@ -206,14 +222,16 @@ class AgreementReminderView(CspApiView):
     )
     @idempotent
     def post(self, request, agreement_id):
-        agreement = get_object_or_404(Agreement.objects.filter(csp=request.csp), pk=agreement_id)
+        agreement = get_object_or_404(
+            Agreement.objects.filter(csp=request.csp, sandbox=request.auth.sandbox), pk=agreement_id
+        )
         try:
             services.agreement_remind(
                 agreement=agreement, actor=_actor(request), now=timezone.now()
             )
         except services.AgreementError as exc:
             return _error(exc)
-        agreement = agreements_of(request.csp).get(pk=agreement.pk)
+        agreement = agreements_of(request.csp, sandbox=request.auth.sandbox).get(pk=agreement.pk)
         return Response(AgreementOutput(agreement).data, status=202)
 
 
@@ -234,7 +252,9 @@ class AgreementTerminationView(CspApiView):
     def post(self, request, agreement_id):
         data = AgreementTerminationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        agreement = get_object_or_404(Agreement.objects.filter(csp=request.csp), pk=agreement_id)
+        agreement = get_object_or_404(
+            Agreement.objects.filter(csp=request.csp, sandbox=request.auth.sandbox), pk=agreement_id
+        )
         try:
             services.agreement_terminate(
                 agreement=agreement,
@@ -245,7 +265,7 @@ class AgreementTerminationView(CspApiView):
             )
         except services.AgreementError as exc:
             return _error(exc)
-        agreement = agreements_of(request.csp).get(pk=agreement.pk)
+        agreement = agreements_of(request.csp, sandbox=request.auth.sandbox).get(pk=agreement.pk)
         return Response(AgreementOutput(agreement).data)
 
 
@@ -282,7 +302,10 @@ class AgreementRenewalsView(CspApiView):
         data = RenewalCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         agreement = get_object_or_404(
-            Agreement.objects.filter(csp=request.csp).select_related("csp"), pk=agreement_id
+            Agreement.objects.filter(csp=request.csp, sandbox=request.auth.sandbox).select_related(
+                "csp"
+            ),
+            pk=agreement_id,
         )
         try:
             renewal = services.agreement_renewal_request(

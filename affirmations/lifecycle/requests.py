@@ -6,6 +6,7 @@ from django.db import IntegrityError, connection, transaction
 
 from csp_registry.models import CspStatus
 from premises.models import TermPolicy
+from premises.sandbox import is_sandbox_address
 from premises.services import max_term_months_for, premises_authenticate
 from smt_portal.calendar import (
     affirmation_deadline,
@@ -46,8 +47,14 @@ class _Authenticated:
     renewal_window_days: int  # the policy's, stored with the agreement (R12)
 
 
-def agreement_request(*, csp, premises, customer_email, term_months, language, actor, now):
+def agreement_request(
+    *, csp, premises, customer_email, term_months, language, actor, now, sandbox=False
+):
     """Create a pending agreement and queue its affirmation email (R4, R6).
+
+    ``sandbox`` (a sandbox key's request) authenticates only sandbox premises and
+    makes a sandbox agreement, whose customer's answer is scripted by its address
+    (``affirmations.sandbox``).
 
     ``premises`` are normalised ``(esi_id, meter_number, certificate_number)``
     triples of one customer. Raises ``CspNotActive``, ``CspProfileIncomplete``
@@ -56,6 +63,9 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
     are recorded (for monitoring) even when the request is then refused.
     """
     _check_request_shape(premises, term_months)
+    if sandbox and not is_sandbox_address(customer_email):
+        # The API refuses it in words; no real person is ever asked by the sandbox.
+        raise ValueError("a sandbox agreement's customer email is at the sandbox's domain")
     if csp.status != CspStatus.ACTIVE:
         raise CspNotActive("This CSP is not active and cannot start requests.")
     if not csp.has_scope_of_use:
@@ -63,7 +73,7 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
             "This CSP's statement of how it will use the data is missing in English or "
             "Spanish; it cannot start requests until portal staff add both."
         )
-    checked = _authenticate(csp=csp, premises=premises, ip=actor.ip, now=now)
+    checked = _authenticate(csp=csp, premises=premises, ip=actor.ip, now=now, sandbox=sandbox)
     if term_months > checked.max_term_months:
         raise TermExceedsLimit(checked.max_term_months)
     placeholder, token_hash = link_token_new()
@@ -79,6 +89,7 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
                 term_months=term_months,
                 language=language,
                 now=now,
+                sandbox=sandbox,
             )
             _announce_request(
                 agreement=agreement, link=(placeholder, token_hash), actor=actor, now=now
@@ -88,6 +99,10 @@ def agreement_request(*, csp, premises, customer_email, term_months, language, a
         # partial unique index refused ours. Say so in the contract's terms.
         _refuse_duplicates(csp=csp, premises=checked.premises)
         raise
+    if sandbox:
+        from ..sandbox import sandbox_answer_schedule  # the script answers through decisions
+
+        sandbox_answer_schedule(agreement)
     return agreement
 
 
@@ -102,9 +117,11 @@ def _check_request_shape(premises, term_months):
         raise ValueError("term_months must be a whole number of at least 1")
 
 
-def _authenticate(*, csp, premises, ip, now):
+def _authenticate(*, csp, premises, ip, now, sandbox=False):
     policy = TermPolicy.current()
-    results = premises_authenticate(triples=list(premises), csp=csp, ip=ip, now=now, policy=policy)
+    results = premises_authenticate(
+        triples=list(premises), csp=csp, ip=ip, now=now, policy=policy, sandbox=sandbox
+    )
     failed = [index for index, result in enumerate(results) if not result.authenticated]
     if failed:
         raise AuthenticationFailed(failed)
@@ -161,9 +178,10 @@ def _run_request_guards(*, csp, premises, now):
         guard(csp=csp, premises=premises, now=now)
 
 
-def _agreement_create(*, csp, checked, customer_email, term_months, language, now):
+def _agreement_create(*, csp, checked, customer_email, term_months, language, now, sandbox):
     agreement = Agreement.objects.create(
         csp=csp,
+        sandbox=sandbox,
         status=AgreementStatus.PENDING_AFFIRMATION,
         customer_email=customer_email,
         language=language,

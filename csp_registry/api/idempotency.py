@@ -82,7 +82,9 @@ def _check_key(key):
 
 def _fingerprint(request):
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
+    # A sandbox key's call never replays a live key's answer (nor the reverse).
+    mode = "sandbox\n" if getattr(request.auth, "sandbox", False) else ""
+    return hashlib.sha256(f"{mode}{request.method}\n{request.path}\n{body}".encode()).hexdigest()
 
 
 def _claim(*, csp, key, fingerprint):

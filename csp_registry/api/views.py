@@ -98,8 +98,9 @@ class PremiseAuthenticationView(CspApiView):
         facts.is_valid(raise_exception=True)
         premise_checks_consume(request, count=1)
         result = premise_authenticate(
-            **facts.validated_data, csp=request.csp, ip=client_ip(request), now=timezone.now()
-        )
+            **facts.validated_data, csp=request.csp, ip=client_ip(request), now=timezone.now(),
+            sandbox=request.auth.sandbox,
+        )  # fmt: skip
         if not result.authenticated:
             return Response(NOT_AUTHENTICATED)
         return Response({"authenticated": True, "max_term_months": result.max_term_months})

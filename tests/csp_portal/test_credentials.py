@@ -39,7 +39,7 @@ def admin(active_csp):
 
 
 def _shown_key(response):
-    match = re.search(r'value="(smt_[a-z0-9]{8}_[^"]+)"', response.content.decode())
+    match = re.search(r'value="(smt_(?:test_)?[a-z0-9]{8}_[^"]+)"', response.content.decode())
     assert match, response.content.decode()
     return match.group(1)
 
@@ -71,8 +71,19 @@ def test_an_admin_creates_a_key_shown_once_on_a_no_store_page_that_then_works(ad
     assert f"smt_{api_key.prefix}…" in listing.content.decode()
     assert full_key not in listing.content.decode()
     event = CspPortalEvent.objects.get(kind="api_key_created")
-    assert event.details == {"prefix": api_key.prefix, "name": "billing server"}
+    assert event.details == {"prefix": api_key.prefix, "name": "billing server", "sandbox": False}
     assert full_key not in str(event.details)
+
+
+def test_an_admin_creates_a_sandbox_key_listed_as_such(admin, active_csp):
+    response = admin.post("/csp/keys/new/", {"name": "trying out", "sandbox": "on"})
+
+    assert response.status_code == 201
+    full_key = _shown_key(response)
+    api_key = ApiKey.objects.get(csp=active_csp)
+    assert full_key.startswith(f"smt_test_{api_key.prefix}_") and api_key.sandbox
+    assert f"smt_test_{api_key.prefix}…" in admin.get("/csp/keys/").content.decode()
+    assert CspPortalEvent.objects.get(kind="api_key_created").details["sandbox"] is True
 
 
 def test_a_key_may_expire_on_a_chosen_day_but_not_in_the_past(admin, active_csp):
