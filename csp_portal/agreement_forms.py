@@ -26,7 +26,22 @@ def _normalized(value, normalize):
         raise forms.ValidationError(str(exc)) from None
 
 
-class AgreementFilterForm(forms.Form):
+class DescribedErrors:
+    """Each field with errors names them (and its help) in ``aria-describedby``, so a
+    screen reader reads the error with the field (ids as in ``_field.html``)."""
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                ids = [f"{bound.auto_id}_error"]
+                if self.fields[name].help_text:
+                    ids.append(f"{bound.auto_id}_helptext")
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)
+
+
+class AgreementFilterForm(DescribedErrors, forms.Form):
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "Any status"), *AgreementStatus.choices]
     )
@@ -37,7 +52,7 @@ class AgreementFilterForm(forms.Form):
         return _normalized(value, normalize_esi_id) if value else ""
 
 
-class RenewalForm(forms.Form):
+class RenewalForm(DescribedErrors, forms.Form):
     customer_email = forms.EmailField(
         label="Customer's email address",
         max_length=254,
@@ -45,7 +60,7 @@ class RenewalForm(forms.Form):
     )
 
 
-class TerminationForm(forms.Form):
+class TerminationForm(DescribedErrors, forms.Form):
     reason = forms.CharField(
         label="Reason (optional)", required=False, max_length=2000, widget=forms.Textarea(
             attrs={"rows": 2}
@@ -61,7 +76,7 @@ def provider_choices():
     ]
 
 
-class PremiseRowForm(forms.Form):
+class PremiseRowForm(DescribedErrors, forms.Form):
     esi_id = forms.CharField(label="ESI ID", max_length=64)
     meter_number = forms.CharField(label="Meter number", max_length=64)
     rep_certificate_number = forms.ChoiceField(label="Retail electric provider of record")
@@ -131,7 +146,7 @@ def term_choices(maximum=None):
             range(1, maximum + 1)]  # fmt: skip
 
 
-class AgreementRequestForm(forms.Form):
+class AgreementRequestForm(DescribedErrors, forms.Form):
     customer_email = forms.EmailField(
         label="Customer's email address",
         max_length=254,

@@ -192,3 +192,14 @@ def test_a_viewer_cannot_request(active_csp, frozen):
     assert viewer.get("/csp/agreements/new/").status_code == 403
     assert viewer.post("/csp/agreements/new/", form_data(residential())).status_code == 403
     assert not Agreement.objects.exists()
+
+
+def test_a_field_in_error_is_described_by_its_error_and_help(agent, frozen):
+    response = agent.post(
+        "/csp/agreements/new/", form_data(residential(), customer_email="not-an-address")
+    )
+
+    page = response.content.decode()
+    assert 'id="id_customer_email_error"' in page
+    assert 'aria-describedby="id_customer_email_error id_customer_email_helptext"' in page
+    assert 'aria-invalid="true"' in page
