@@ -70,6 +70,7 @@ def agreement_events_emit(*, agreement_ids, record_event, now):
                     type=event_type,
                     agreement_id=agreement.pk,
                     data={"agreement": agreement_representation(agreement)},
+                    sandbox=agreement.sandbox,
                 )
                 for agreement in agreements
             ],

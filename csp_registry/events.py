@@ -25,6 +25,7 @@ class EventDraft:
     type: str
     data: dict
     agreement_id: int | None = None
+    sandbox: bool = False  # of a sandbox agreement (glossary "Sandbox")
 
 
 def events_subscribe(subscriber: Callable[[list[CspEvent]], None]) -> None:
@@ -40,6 +41,7 @@ def events_emit(*, drafts: Iterable[EventDraft], now) -> list[CspEvent]:
             csp_id=draft.csp_id,
             type=draft.type,
             agreement_id=draft.agreement_id,
+            sandbox=draft.sandbox,
             occurred_at=now,
             data=draft.data,
         )

@@ -388,6 +388,8 @@ class CspEvent(models.Model):
     type = models.CharField(max_length=40, choices=EventType.choices)
     # A plain id, not a foreign key: this app sits below the agreements' app.
     agreement_id = models.BigIntegerField(null=True, blank=True)
+    # An event of a sandbox agreement: in the sandbox keys' feed, not the live keys'.
+    sandbox = models.BooleanField(default=False)
     occurred_at = models.DateTimeField()
     data = models.JSONField()
 

@@ -272,6 +272,7 @@ def _data_available_events(per_agreement, now) -> int:
                 csp_id=agreement.csp_id,
                 type=EventType.DATA_AVAILABLE,
                 agreement_id=agreement.pk,
+                sandbox=agreement.sandbox,
                 data={
                     "agreement": agreement_representation(agreement),
                     "esi_ids": esi_ids,

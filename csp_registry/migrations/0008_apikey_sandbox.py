@@ -11,6 +11,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
+            model_name='cspevent',
+            name='sandbox',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
             model_name='apikey',
             name='sandbox',
             field=models.BooleanField(default=False),

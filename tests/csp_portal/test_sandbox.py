@@ -235,3 +235,24 @@ def test_a_sandbox_storm_raises_no_flag_where_the_same_live_storm_does(active_cs
 
     flags = RedFlag.objects.filter(csp=active_csp)
     assert (flags.count() == 0) is sandbox, list(flags.values_list("detector", flat=True))
+
+
+def test_the_event_feed_of_a_live_key_has_no_sandbox_event_and_the_reverse(
+    sandbox_seeded, active_csp, csp_api, disclosure
+):
+    sandbox = sandbox_client(active_csp)
+    made = create(sandbox, "opt-in@sandbox.smt-portal.example")
+    sandbox_answers_run(now=NOW + ANSWER_AFTER)
+    live = request_agreement(active_csp, residential(), email="jane.customer@example.com")
+    live_agreement = Agreement.objects.get(pk=live.pk)
+    from affirmations.services import agreement_opt_out
+    from smt_portal.actors import Actor
+
+    agreement_opt_out(agreement=live_agreement, actor=Actor.customer(), now=NOW)
+
+    def agreement_ids(client):
+        events = client.get("/api/v1/events/").json()["events"]
+        return {event["data"]["agreement"]["id"] for event in events}
+
+    assert agreement_ids(sandbox) == {made.json()["id"]}
+    assert agreement_ids(csp_api) == {live.pk}

@@ -6,6 +6,7 @@ replay repeats it, rebuilt from the seal the stored response holds (the
 stored response never contains the secret itself).
 """
 
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -224,8 +225,17 @@ class EventFeedView(CspApiView):
         query = EventFeedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data["limit"]
+        # A live key reads the live agreements' events, a sandbox key the sandbox's;
+        # both read the provider's own (csp.suspended, csp.reinstated).
+        mode = (
+            Q(sandbox=True) | Q(agreement_id__isnull=True)
+            if request.auth.sandbox
+            else Q(sandbox=False)
+        )
         events = list(
-            CspEvent.objects.filter(csp=request.csp, pk__gt=query.after_pk()).order_by("pk")[:limit]
+            CspEvent.objects.filter(mode, csp=request.csp, pk__gt=query.after_pk()).order_by("pk")[
+                :limit
+            ]
         )
         events = events[:limit]
         # Always the cursor to poll from next: a client never computes it itself.
