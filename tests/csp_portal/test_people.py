@@ -446,3 +446,15 @@ def test_the_activity_page_lists_sign_ins_and_changes_with_masked_addresses(acti
 
     assert "Invitation sent" in page and "s***@bright-advice.example" in page
     assert "someone@bright-advice.example" not in page
+
+
+def test_the_portal_nav_offers_each_role_only_what_it_may_use(active_csp):
+    pages = {
+        role: portal_client(make_member(active_csp, role)).get(reverse("csp_portal:home"))
+        for role in ("admin", "agent", "viewer")
+    }
+    users = reverse("csp_portal:users").encode()
+
+    assert users in pages["admin"].content
+    assert users not in pages["agent"].content and users not in pages["viewer"].content
+    assert b"Sign out" in pages["viewer"].content
