@@ -4,12 +4,15 @@ service; the services select by due-date columns, so a missed run catches up."""
 from celery import shared_task
 from django.utils import timezone
 
+from .sandbox import sandbox_answer_task, sandbox_answers_run
 from .services import (
     agreements_end_terms,
     agreements_remind_sharing,
     agreements_time_out,
     renewals_time_out,
 )
+
+__all__ = ["sandbox_answer_task"]  # scheduled per sandbox request; registered with the worker
 
 
 @shared_task
@@ -30,3 +33,9 @@ def time_out_unanswered_renewals():
 @shared_task
 def remind_sharing_customers():
     return {"sharing_reminded": agreements_remind_sharing(now=timezone.now())}
+
+
+@shared_task
+def answer_sandbox_requests():
+    """The sandbox's scripted customers whose answer a lost task did not give."""
+    return {"sandbox_answered": sandbox_answers_run(now=timezone.now())}

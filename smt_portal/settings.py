@@ -239,6 +239,7 @@ PERIODIC_JOBS = {
     "affirmations.tasks.end_finished_terms": 300,
     "affirmations.tasks.time_out_unanswered_renewals": 300,
     "affirmations.tasks.remind_sharing_customers": 3600,
+    "affirmations.tasks.answer_sandbox_requests": 60,
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
     "data_access.tasks.announce_left_behind_data": 600,

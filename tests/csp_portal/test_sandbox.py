@@ -256,3 +256,21 @@ def test_the_event_feed_of_a_live_key_has_no_sandbox_event_and_the_reverse(
 
     assert agreement_ids(sandbox) == {made.json()["id"]}
     assert agreement_ids(csp_api) == {live.pk}
+
+
+def test_a_sandbox_request_schedules_its_scripted_answer_after_commit(
+    sandbox_seeded, active_csp, disclosure, django_capture_on_commit_callbacks
+):
+    # Tasks run inline in tests (no countdown): the answer comes with the commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        made = create(sandbox_client(active_csp), "spam@sandbox.smt-portal.example")
+    assert Agreement.objects.get(pk=made.json()["id"]).status == AgreementStatus.REPORTED_SPAM
+
+
+def test_the_periodic_job_answers_what_a_lost_task_did_not(sandbox_seeded, active_csp, frozen):
+    from affirmations.tasks import answer_sandbox_requests
+
+    made = create(sandbox_client(active_csp), "opt-out@sandbox.smt-portal.example")
+    frozen.shift(ANSWER_AFTER)
+    assert answer_sandbox_requests() == {"sandbox_answered": 1}
+    assert Agreement.objects.get(pk=made.json()["id"]).status == AgreementStatus.OPTED_OUT
