@@ -274,3 +274,21 @@ def test_the_periodic_job_answers_what_a_lost_task_did_not(sandbox_seeded, activ
     frozen.shift(ANSWER_AFTER)
     assert answer_sandbox_requests() == {"sandbox_answered": 1}
     assert Agreement.objects.get(pk=made.json()["id"]).status == AgreementStatus.OPTED_OUT
+
+
+@pytest.mark.parametrize("kind", ["interval-data", "daily-usage", "monthly-usage"])
+def test_every_data_endpoint_serves_a_sandbox_premise_to_its_sandbox_agreement_only(
+    sandbox_seeded, active_csp, csp_api, disclosure, kind
+):
+    made = create(sandbox_client(active_csp), "opt-in@sandbox.smt-portal.example")
+    sandbox_answers_run(now=NOW + ANSWER_AFTER)
+    agreement_id = made.json()["id"]
+    day = (NOW - timedelta(days=3)).date().isoformat()
+    path = f"/api/v1/agreements/{agreement_id}/{kind}/?esi_id={FIRST.esi_id}&start={day}&end={day}"
+    if kind == "monthly-usage":
+        month = (NOW - timedelta(days=40)).date().replace(day=1).isoformat()
+        path = path.replace(f"start={day}&end={day}", f"start={month}&end={month}")
+
+    sandbox = sandbox_client(active_csp)
+    assert sandbox.get(path).status_code == 200
+    assert csp_api.get(path).status_code == 404
