@@ -319,6 +319,8 @@ class ApiRequestLog(models.Model):
     endpoint = models.CharField(max_length=64, blank=True)
     agreement_id = models.BigIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    # Made with a sandbox key: never counted by monitoring (glossary, "Sandbox").
+    sandbox = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

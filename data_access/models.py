@@ -55,6 +55,8 @@ class DataAccessLog(models.Model):
     etag = models.CharField(max_length=32, blank=True)
     # False when the client went away before the whole body was sent.
     completed = models.BooleanField(default=True)
+    # Made with a sandbox key: shown, never counted by monitoring.
+    sandbox = models.BooleanField(default=False)
     ip = models.GenericIPAddressField()
 
     class Meta:

@@ -120,6 +120,7 @@ class DataAccessDraft:
     revision_latest: object = None
     etag: str = ""
     completed: bool = True
+    sandbox: bool = False
     written: bool = field(default=False, repr=False)
 
     def count(self, days):
@@ -153,7 +154,7 @@ def _insert(draft):
         start=draft.start, end=draft.end, status_code=draft.status_code,
         error_code=draft.error_code[:50], days=draft.days, intervals=draft.intervals,
         revision_latest=draft.revision_latest, etag=draft.etag,
-        completed=draft.completed, ip=draft.ip,
+        completed=draft.completed, sandbox=draft.sandbox, ip=draft.ip,
     )  # fmt: skip
 
 

@@ -284,6 +284,7 @@ def find_csp_affirming(window, thresholds):
     api_calls = ApiRequestLog.objects.annotate(caller=F("csp_id") + 0).filter(
         caller=OuterRef("csp_id"),
         ip=OuterRef("ip"),
+        sandbox=False,
         created_at__gte=window.start - timedelta(days=thresholds["api_lookback_days"]),
         created_at__lt=window.end,
     )
@@ -670,7 +671,7 @@ def find_ip_falsification(window, thresholds):
     """Calls from outside the registered ranges (refused ``ip_not_registered``),
     and forwarding headers that no trusted proxy wrote (with none configured,
     any such header is the client's own invention)."""
-    calls = ApiRequestLog.objects.filter(csp__isnull=False, **window.bounds())
+    calls = ApiRequestLog.objects.filter(csp__isnull=False, sandbox=False, **window.bounds())
     rows = (
         calls.values("csp_id")
         .annotate(
@@ -769,7 +770,7 @@ def _data_calls_sql(window):
     SQLite is the small-data path; no fence."""
     calls = (
         DataAccessLog.objects.filter(
-            csp__isnull=False, agreement_id__isnull=False, **window.bounds()
+            csp__isnull=False, agreement_id__isnull=False, sandbox=False, **window.bounds()
         )
         .exclude(agreement_id__in=Agreement.objects.filter(sandbox=True).values("pk"))
         .annotate(agreement_ref=F("agreement_id"))

@@ -119,6 +119,7 @@ def _record(request, response, *, duration):
             endpoint=endpoint,
             agreement_id=agreement_id,
             duration_ms=int(duration * 1000),
+            sandbox=getattr(getattr(request, "api_key", None), "sandbox", False),
             created_at=timezone.now(),
         )
     except DatabaseError:

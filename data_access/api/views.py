@@ -217,6 +217,7 @@ class MeterDataView(CspApiView):
         csp = getattr(request, "csp", None)
         draft.csp_id = csp.pk if csp is not None else None
         draft.key_prefix = getattr(request, "api_key_prefix", "")
+        draft.sandbox = getattr(getattr(request._request, "api_key", None), "sandbox", False)
         draft.status_code = response.status_code
         draft.error_code = getattr(response, ERROR_CODE_ATTRIBUTE, "")
         if response.streaming:

@@ -78,3 +78,23 @@ def test_reading_while_the_agreement_is_active_raises_nothing(
         body_of(read(csp_api, agreement, esi_id=home.esi_id, start=TODAY, end=TODAY))
     assert flags("data_without_authorisation") == []
     assert flags("data_after_termination") == []
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_probing_with_a_sandbox_key_raises_no_flag_where_a_live_key_does(
+    other_csp, active_csp, disclosure, home, sandbox
+):
+    from django.utils import timezone
+
+    from csp_registry.services import csp_issue_key
+    from tests.personas import api_client_for
+
+    theirs = opted_in(active_csp, home, disclosure=disclosure)
+    _, key = csp_issue_key(csp=other_csp, now=timezone.now(), name="k", sandbox=sandbox)
+
+    ten_reads(api_client_for(other_csp, key), theirs, home.esi_id, 404)
+
+    assert (flags("data_without_authorisation") == []) is sandbox
+    from data_access.models import DataAccessLog
+
+    assert set(DataAccessLog.objects.values_list("sandbox", flat=True)) == {sandbox}
