@@ -25,16 +25,23 @@ SESSION_INVITATION = "csp_invitation"
 NOTICE = "csp_people_notice"
 
 
-def _private(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "no-referrer"
-        response["X-Robots-Tag"] = "noindex, nofollow"
-        return response
+def _private(view=None, *, referrer_policy="same-origin"):
+    """No caches, no search engines. Only the link view, whose URL carries the token,
+    sends ``no-referrer``: with it browsers send ``Origin: null`` on a form POST,
+    which CSRF protection rightly refuses (as ``affirmations.views.private``)."""
 
-    return wrapped
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            response["Cache-Control"] = "no-store"
+            response["Referrer-Policy"] = referrer_policy
+            response["X-Robots-Tag"] = "noindex, nofollow"
+            return response
+
+        return wrapped
+
+    return decorate(view) if view is not None else decorate
 
 
 def _actor(request, csp=None):
@@ -82,7 +89,7 @@ def _status_reason(csp):
 # --- Invitations ---------------------------------------------------------------------
 
 
-@_private
+@_private(referrer_policy="no-referrer")
 @require_safe
 def invitation_link(request, token):
     """``/csp/invitations/<token>/``: check the token, keep it in the session, redirect.
