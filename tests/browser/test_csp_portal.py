@@ -196,7 +196,7 @@ def test_from_the_application_to_a_sandbox_agreement_that_opts_in_and_its_data(
     secret = page.locator("#authenticator_secret").input_value()
     page.get_by_label("Authenticator code").fill(_current_code(secret))
     page.get_by_role("button", name="Activate").click()
-    page.wait_for_load_state("load")
+    page.wait_for_url(lambda url: "/totp/activate/" not in url)  # activated
     page.goto(f"{portal.url}/csp/")
     assert page.get_by_role("heading", level=1).inner_text() == "New Meters Co"
     member = CspMember.objects.get(csp=csp)
