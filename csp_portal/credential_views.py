@@ -9,6 +9,7 @@ API's: ``csp_registry.services`` issues and revokes keys,
 ``webhooks.services`` registers endpoints (with its URL safety checks).
 """
 
+import secrets
 from datetime import UTC, datetime, time
 
 from django import forms
@@ -55,6 +56,39 @@ def _actor(request):
 def _check_id(value):
     if value > MAX_ID:
         raise Http404
+
+
+# --- Forms sent once ---------------------------------------------------------------------
+
+# A creation form carries a one-time value kept in the session: a reload of the
+# "created" page (the browser sends the POST again) creates nothing a second time.
+_ONCE_KEY = "csp_portal_forms_once"
+_ONCE_KEPT = 20
+
+
+def _once_issue(request):
+    value = secrets.token_urlsafe(16)
+    request.session[_ONCE_KEY] = [*request.session.get(_ONCE_KEY, [])[-(_ONCE_KEPT - 1) :], value]
+    return value
+
+
+def _once_take(request):
+    """Whether the POST carries a value this session issued and has not used."""
+    issued = request.session.get(_ONCE_KEY, [])
+    value = request.POST.get("once", "")
+    if value not in issued:
+        return False
+    request.session[_ONCE_KEY] = [kept for kept in issued if kept != value]
+    return True
+
+
+def _sent_twice(request, list_url, what):
+    messages.warning(
+        request,
+        f"That form was already sent: the {what} was created once, and its secret is not "
+        "shown again. Create another if you need it.",
+    )
+    return redirect(list_url, permanent=False)
 
 
 # --- API keys --------------------------------------------------------------------------
@@ -113,6 +147,8 @@ def key_create(request):
     csp = request.csp_member.csp
     now = timezone.now()
     form = KeyForm(request.POST or None, now=now)
+    if request.method == "POST" and not _once_take(request):
+        return _sent_twice(request, "csp_portal:keys", "key")
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             api_key, full_key = registry.csp_issue_key(
@@ -126,7 +162,8 @@ def key_create(request):
         return render(request, "csp_portal/credentials/key_created.html", {
             "api_key": api_key, "full_key": full_key,
         }, status=201)  # fmt: skip
-    return render(request, "csp_portal/credentials/key_form.html", {"form": form})
+    return render(request, "csp_portal/credentials/key_form.html",
+                  {"form": form, "once": _once_issue(request)})  # fmt: skip
 
 
 @csp_member_required("manage")
@@ -186,6 +223,8 @@ def webhooks_list(request):
 def webhook_create(request):
     csp = request.csp_member.csp
     form = EndpointForm(request.POST or None)
+    if request.method == "POST" and not _once_take(request):
+        return _sent_twice(request, "csp_portal:webhooks", "webhook endpoint")
     if request.method == "POST" and form.is_valid():
         now = timezone.now()
         try:
@@ -203,7 +242,8 @@ def webhook_create(request):
             return render(request, "csp_portal/credentials/webhook_created.html", {
                 "endpoint": endpoint, "secret": secret,
             }, status=201)  # fmt: skip
-    return render(request, "csp_portal/credentials/webhook_form.html", {"form": form})
+    return render(request, "csp_portal/credentials/webhook_form.html",
+                  {"form": form, "once": _once_issue(request)})  # fmt: skip
 
 
 @csp_member_required("manage")

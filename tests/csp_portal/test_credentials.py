@@ -21,6 +21,13 @@ HOOK = "https://hooks.bright-advice.example/h"
 AFFIRMED = ["agreement.affirmed"]
 
 
+def sent(client, url, data):
+    """POST the creation form as a browser does: with the one-time value its page holds."""
+    page = client.get(url).content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', page).group(1)
+    return client.post(url, {**data, "once": once})
+
+
 def _member_client(csp, role, name=None):
     user = get_user_model().objects.create_user(
         username=name or f"{role}-{csp.pk}", email=f"{role}@{csp.pk}.example", password="x" * 12
@@ -57,7 +64,7 @@ def _assert_secret_nowhere_else(client, response, secret):
 
 
 def test_an_admin_creates_a_key_shown_once_on_a_no_store_page_that_then_works(admin, active_csp):
-    response = admin.post("/csp/keys/new/", {"name": "billing server"})
+    response = sent(admin, "/csp/keys/new/", {"name": "billing server"})
 
     assert response.status_code == 201
     full_key = _shown_key(response)
@@ -76,7 +83,7 @@ def test_an_admin_creates_a_key_shown_once_on_a_no_store_page_that_then_works(ad
 
 
 def test_an_admin_creates_a_sandbox_key_listed_as_such(admin, active_csp):
-    response = admin.post("/csp/keys/new/", {"name": "trying out", "sandbox": "on"})
+    response = sent(admin, "/csp/keys/new/", {"name": "trying out", "sandbox": "on"})
 
     assert response.status_code == 201
     full_key = _shown_key(response)
@@ -87,13 +94,13 @@ def test_an_admin_creates_a_sandbox_key_listed_as_such(admin, active_csp):
 
 
 def test_a_key_may_expire_on_a_chosen_day_but_not_in_the_past(admin, active_csp):
-    refused = admin.post("/csp/keys/new/", {"name": "old", "expires_on": "2001-01-01"})
+    refused = sent(admin, "/csp/keys/new/", {"name": "old", "expires_on": "2001-01-01"})
     assert refused.status_code == 200
     assert "Choose a day after today." in refused.content.decode()
     assert not ApiKey.objects.exists()
 
     later = (timezone.now() + timezone.timedelta(days=30)).date()
-    response = admin.post("/csp/keys/new/", {"name": "trial", "expires_on": later.isoformat()})
+    response = sent(admin, "/csp/keys/new/", {"name": "trial", "expires_on": later.isoformat()})
     assert response.status_code == 201
     assert ApiKey.objects.get().expires_at.date() == later
 
@@ -166,7 +173,8 @@ def test_a_suspended_providers_admin_manages_no_key_until_reinstated(suspended_c
 
 
 def test_an_admin_registers_an_endpoint_whose_secret_is_shown_once(admin, active_csp):
-    response = admin.post(
+    response = sent(
+        admin,
         "/csp/webhooks/new/",
         {"url": "https://hooks.bright-advice.example/hooks", "events": ["agreement.affirmed"]},
     )
@@ -182,8 +190,8 @@ def test_an_admin_registers_an_endpoint_whose_secret_is_shown_once(admin, active
 
 
 def test_an_unsafe_endpoint_url_is_refused_in_words(admin):
-    response = admin.post(
-        "/csp/webhooks/new/", {"url": "https://169.254.169.254/h", "events": AFFIRMED}
+    response = sent(
+        admin, "/csp/webhooks/new/", {"url": "https://169.254.169.254/h", "events": AFFIRMED}
     )
     assert response.status_code == 200
     assert 'class="error"' in response.content.decode()
@@ -224,3 +232,15 @@ def test_an_endpoint_page_shows_its_recent_deliveries_with_their_status(
 
     theirs, _ = endpoint_create(csp=other_csp, url=HOOK + "x", event_types=AFFIRMED, now=now)
     assert admin.get(f"/csp/webhooks/{theirs.pk}/").status_code == 404
+
+
+def test_sending_the_form_again_creates_no_second_key(admin, active_csp):
+    page = admin.get("/csp/keys/new/").content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', page).group(1)
+    first = admin.post("/csp/keys/new/", {"name": "billing server", "once": once})
+    again = admin.post("/csp/keys/new/", {"name": "billing server", "once": once})  # a reload
+
+    assert first.status_code == 201
+    assert again.status_code == 302 and again["Location"] == "/csp/keys/"
+    assert ApiKey.objects.filter(csp=active_csp).count() == 1
+    assert "already sent" in admin.get("/csp/keys/").content.decode()
