@@ -62,7 +62,7 @@ class Agreement(models.Model):
     confirmation_code = models.CharField(max_length=12)
     # Made with a sandbox key (glossary "Sandbox"): seen only by sandbox keys,
     # its customer's answer scripted, never counted by monitoring.
-    sandbox = models.BooleanField(default=False)
+    sandbox = models.BooleanField(default=False, db_default=False)
 
     created_at = models.DateTimeField()
     affirmation_sent_at = models.DateTimeField(null=True, blank=True)

@@ -280,7 +280,7 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     # A sandbox key (``smt_test_…``, glossary "Sandbox") acts only on sandbox
     # premises and sandbox agreements; a live key never sees them.
-    sandbox = models.BooleanField(default=False)
+    sandbox = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -320,7 +320,7 @@ class ApiRequestLog(models.Model):
     agreement_id = models.BigIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     # Made with a sandbox key: never counted by monitoring (glossary, "Sandbox").
-    sandbox = models.BooleanField(default=False)
+    sandbox = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField()
 
     class Meta:
@@ -391,7 +391,7 @@ class CspEvent(models.Model):
     # A plain id, not a foreign key: this app sits below the agreements' app.
     agreement_id = models.BigIntegerField(null=True, blank=True)
     # An event of a sandbox agreement: in the sandbox keys' feed, not the live keys'.
-    sandbox = models.BooleanField(default=False)
+    sandbox = models.BooleanField(default=False, db_default=False)
     occurred_at = models.DateTimeField()
     data = models.JSONField()
 

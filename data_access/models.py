@@ -56,7 +56,7 @@ class DataAccessLog(models.Model):
     # False when the client went away before the whole body was sent.
     completed = models.BooleanField(default=True)
     # Made with a sandbox key: shown, never counted by monitoring.
-    sandbox = models.BooleanField(default=False)
+    sandbox = models.BooleanField(default=False, db_default=False)
     ip = models.GenericIPAddressField()
 
     class Meta:

@@ -66,7 +66,7 @@ class Premise(models.Model):
     service_address = models.CharField(max_length=300)
     # One of the published sandbox premises (smt_portal/sandbox.py): only sandbox
     # keys authenticate it; live requests never find it.
-    sandbox = models.BooleanField(default=False)
+    sandbox = models.BooleanField(default=False, db_default=False)
     # The current customer's move-in date (the TDU's feed): an agreement made
     # before it was made by someone who no longer lives here (glossary, B13).
     occupant_since = models.DateField(null=True, blank=True)
