@@ -28,6 +28,7 @@ from premises.intervals import intervals_in_day
 from smt_portal.actors import Actor
 from smt_portal.calendar import CENTRAL
 from tests.affirmations.conftest import request_agreement, residential, triple
+from tests.browser.checks import overflow, serious_violations, tab_to, tab_until
 from tests.data_access.conftest import body_of, read
 from tests.personas import api_client_for, make_csp
 
@@ -39,44 +40,8 @@ LONG_ADDRESS = "12345 North Mopac Expressway Service Road Northbound, Building C
 PASSWORD = "correct horse battery staple 42"
 
 
-def _overflow(page):
-    """How many pixels the page is wider than the screen (0 when it fits)."""
-    return page.evaluate(
-        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-        " - window.innerWidth"
-    )
-
-
-def _serious_violations(page, axe):
-    # Evaluated by the browser's debugger: the page's Content-Security-Policy
-    # refuses inline scripts, as it should.
-    page.evaluate(axe)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
-        "'best-practice']})"
-    )
-    return [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def _tab_until(page, condition, what, limit=60):
-    """Press Tab (only the keyboard) until ``condition`` (JS, on the focused element) holds."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(element => {condition})(document.activeElement)"):
-            return
-    raise AssertionError(f"Tab never reached {what}")
-
-
-def _tab_to(page, element_id):
-    _tab_until(page, f"element.id === {element_id!r}", f"#{element_id}")
-
-
 def _tab_to_link(page, text):
-    _tab_until(
+    tab_until(
         page, f"element.tagName === 'A' && element.textContent.trim() === {text!r}", f"“{text}”"
     )
 
@@ -246,7 +211,7 @@ def test_keyboard_only_from_the_account_to_ending_an_agreement_and_a_green_butto
     _tab_to_link(page, "Stop sharing with Bright Advice LLC")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/agreements/{agreement.pk}/end/$"))
-    _tab_to(page, "stop-sharing")
+    tab_to(page, "stop-sharing")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/agreements/{agreement.pk}/ended/$"))
     _tab_to_link(page, "Back to your account")
@@ -261,11 +226,11 @@ def test_keyboard_only_from_the_account_to_ending_an_agreement_and_a_green_butto
     _tab_to_link(page, "Download your own data")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/download/$"))
-    _tab_to(page, "id_kind_1")  # the chosen kind: daily
+    tab_to(page, "id_kind_1")  # the chosen kind: daily
     page.keyboard.press("ArrowUp")  # 15-minute usage
-    _tab_to(page, "id_format_0")  # the chosen format: CSV
+    tab_to(page, "id_format_0")  # the chosen format: CSV
     page.keyboard.press("ArrowDown")  # Green Button XML
-    _tab_until(page, "element.tagName === 'BUTTON' && element.type === 'submit'", "Download")
+    tab_until(page, "element.tagName === 'BUTTON' && element.type === 'submit'", "Download")
     with page.expect_download() as download:
         page.keyboard.press("Enter")
 
@@ -292,8 +257,8 @@ def test_the_data_pages_have_no_serious_accessibility_violation_and_fit_a_phone(
         page.goto(url)
         assert page.locator("html").get_attribute("lang") == language
         assert page.viewport_size["width"] == PHONE
-        assert _overflow(page) <= 0, url
-        assert _serious_violations(page, axe) == [], url
+        assert overflow(page) <= 0, url
+        assert serious_violations(page, axe) == [], url
 
     assert page.locator('[aria-invalid="true"]').count() == 1  # the error state, tied to its field
     page.goto(f"{base}/reads/")
@@ -325,15 +290,15 @@ def test_every_account_page_has_no_serious_accessibility_violation_and_fits_a_ph
     for path in pages:
         page.goto(f"{portal.url}{path}?lang={language}")
         assert page.locator("html").get_attribute("lang") == language, path
-        assert _overflow(page) <= 0, path
-        assert _serious_violations(page, axe) == [], path
+        assert overflow(page) <= 0, path
+        assert serious_violations(page, axe) == [], path
 
     page.context.clear_cookies()
     for path in ("/account/login/", "/account/signup/", "/account/password/reset/"):
         page.goto(f"{portal.url}{path}?lang={language}")
         assert page.locator("html").get_attribute("lang") == language, path
-        assert _overflow(page) <= 0, path
-        assert _serious_violations(page, axe) == [], path
+        assert overflow(page) <= 0, path
+        assert serious_violations(page, axe) == [], path
 
 
 def test_the_download_is_what_the_api_serves(page, portal, home, signed_in, mailoutbox):

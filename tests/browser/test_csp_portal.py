@@ -37,6 +37,7 @@ from smt_portal.actors import Actor
 from smt_portal.calendar import CENTRAL
 from smt_portal.sealed_tokens import tokens_in
 from tests.affirmations.conftest import residential, triple
+from tests.browser.checks import overflow, serious_violations, tab_to, tab_until
 from tests.csp_portal.conftest import make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,47 +48,11 @@ SANDBOX = SANDBOX_PREMISES[0]
 OPT_IN = "opt-in@sandbox.smt-portal.example"
 
 
-def _overflow(page):
-    """How many pixels the page is wider than the screen (0 when it fits)."""
-    return page.evaluate(
-        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-        " - window.innerWidth"
-    )
-
-
-def _serious_violations(page, axe):
-    # Evaluated by the browser's debugger: the page's Content-Security-Policy
-    # refuses inline scripts, as it should.
-    page.evaluate(axe)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
-        "'best-practice']})"
-    )
-    return [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def _check(page, axe):
     """A phone's screen and no serious accessibility violation, on the page shown."""
     assert page.viewport_size["width"] == PHONE
-    assert _overflow(page) <= 0, page.url
-    assert _serious_violations(page, axe) == [], page.url
-
-
-def _tab_until(page, condition, what, limit=80):
-    """Press Tab (only the keyboard) until ``condition`` (JS, on the focused element) holds."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(element => {condition})(document.activeElement)"):
-            return
-    raise AssertionError(f"Tab never reached {what}")
-
-
-def _tab_to(page, element_id):
-    _tab_until(page, f"element.id === {element_id!r}", f"#{element_id}")
+    assert overflow(page) <= 0, page.url
+    assert serious_violations(page, axe) == [], page.url
 
 
 def _current_code(secret):
@@ -258,19 +223,19 @@ def test_from_the_application_to_a_sandbox_agreement_that_opts_in_and_its_data(
 def _request_form_by_keyboard(page, premise):
     """Only the keyboard: type each field, choose from the drop-downs, send with Enter."""
     esi_id, meter, certificate = triple(premise)
-    _tab_to(page, "id_form-0-esi_id")
+    tab_to(page, "id_form-0-esi_id")
     page.keyboard.type(esi_id)
     page.keyboard.press("Tab")
     page.keyboard.type(meter)
     page.keyboard.press("Tab")  # the provider of record: a drop-down
     assert page.evaluate("document.activeElement.id") == "id_form-0-rep_certificate_number"
     page.locator("#id_form-0-rep_certificate_number").select_option(value=certificate)
-    _tab_to(page, "id_customer_email")
+    tab_to(page, "id_customer_email")
     page.keyboard.type("jane.customer@example.com")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "id_term_months"
     page.locator("#id_term_months").select_option(value="12")
-    _tab_until(
+    tab_until(
         page, "element.tagName === 'BUTTON' && element.textContent.trim() === 'Send the request'",
         "Send the request",
     )  # fmt: skip

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from affirmations.models import Agreement, AgreementStatus, Disclosure, Record, RecordEvent
 from tests.affirmations.conftest import request_agreement, residential
+from tests.browser.checks import serious_violations, tab_to
 from tests.personas import make_csp
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,50 +115,27 @@ def test_the_spanish_page_and_its_language_switch(page, emailed_link):
     assert page.get_by_role("button", name="Agree and share my data").is_visible()
 
 
-def _tab_to(page, element_id, limit=40):
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.id") == element_id:
-            return
-    raise AssertionError(f"Tab never reached #{element_id}")
-
-
 def test_keyboard_only_opt_in(page, emailed_link):
     page.goto(emailed_link())
-    _tab_to(page, "id_acknowledge")
+    tab_to(page, "id_acknowledge")
     page.keyboard.press("Space")
-    _tab_to(page, "altcha-checkbox-id_altcha")
+    tab_to(page, "altcha-checkbox-id_altcha")
     page.keyboard.press("Space")
     page.locator('.altcha[data-state="verified"]').wait_for()
-    _tab_to(page, "opt-in-submit")
+    tab_to(page, "opt-in-submit")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name=re.compile("You agreed to share")).wait_for()
     assert Agreement.objects.get().status == AgreementStatus.ACTIVE
 
 
-def _serious_violations(page, axe):
-    # Evaluated by the browser's debugger: an inline <script> would be refused by the
-    # page's Content-Security-Policy, as it should.
-    page.evaluate(axe)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
-        "'best-practice']})"
-    )
-    return [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_no_serious_or_critical_accessibility_violation(page, emailed_link, axe):
     page.goto(emailed_link())
-    assert _serious_violations(page, axe) == []
+    assert serious_violations(page, axe) == []
     page.get_by_label("I have read the disclosures").check()
     page.evaluate("document.querySelector('altcha-widget').remove()")
     page.get_by_role("button", name="Agree and share my data").click()  # the error state
     page.get_by_role("alert").wait_for()
-    assert _serious_violations(page, axe) == []
+    assert serious_violations(page, axe) == []
     page.get_by_role("button", name="No, do not share my data").click()
     page.get_by_role("heading", name=re.compile("You declined")).wait_for()
-    assert _serious_violations(page, axe) == []
+    assert serious_violations(page, axe) == []

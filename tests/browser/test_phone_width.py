@@ -10,6 +10,7 @@ from affirmations import services
 from affirmations.models import Agreement, Disclosure
 from smt_portal.actors import Actor
 from tests.affirmations.conftest import request_agreement, residential
+from tests.browser.checks import overflow
 from tests.personas import make_csp
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,14 +19,6 @@ AFFIRM = re.compile(r"https?://\S+/affirm/[A-Za-z0-9_-]+/")
 END = re.compile(r"https?://\S+/end/[A-Za-z0-9_-]+/")
 LONG_NAME = "Bright Advice Residential Energy Efficiency Consultants of Texas LLC"
 LONG_ADDRESS = "12345 North Mopac Expressway Service Road Northbound, Building C, Austin, TX 78759"
-
-
-def _overflow(page):
-    """How many pixels the page is wider than the screen (0 when it fits)."""
-    return page.evaluate(
-        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-        " - window.innerWidth"
-    )
 
 
 def _html(message):
@@ -89,19 +82,19 @@ def test_the_customers_pages_and_emails_fit_a_phone(page, portal, story, languag
 
     for email in told["emails"]:
         page.set_content(_html(email))
-        assert _overflow(page) <= 0, email.subject
+        assert overflow(page) <= 0, email.subject
 
     page.goto(told["end"])
     assert page.url.endswith("/end/")
-    assert _overflow(page) <= 0, page.url
+    assert overflow(page) <= 0, page.url
     _reads_logged(told["agreement"])
     page.goto(f"{portal.url}/end/reads/")
     assert page.locator("table.reads tbody tr").count() == 3
-    assert _overflow(page) <= 0, page.url
+    assert overflow(page) <= 0, page.url
     for path in ("/report/", "/providers/"):
         page.goto(f"{portal.url}{path}?lang={language}")
         assert f'lang="{language}"' in page.content()
-        assert _overflow(page) <= 0, page.url
+        assert overflow(page) <= 0, page.url
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -119,4 +112,4 @@ def test_the_affirmation_page_fits_a_phone(page, portal, mailoutbox, language):
 
     assert f'<html lang="{language}">' in page.content()
     assert page.get_by_role("button").count() >= 3
-    assert _overflow(page) <= 0
+    assert overflow(page) <= 0
