@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 
 from accounts import auth_views
 
-from . import health
+from . import health, landing
 
 # django-allauth's pages, at /account/ without a namespace (allauth reverses
 # its own names: account_login, account_signup, mfa_index, …): one sign-in
@@ -18,7 +18,11 @@ allauth_pages = [
 # Read by allauth when its rate limits refuse a request.
 handler429 = "smt_portal.staff_auth.too_many_attempts"
 
+# The admin's "View site" opens the customers' landing page.
+admin.site.site_url = "/"
+
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz-live"),
     path("healthz/ready", health.ready, name="healthz-ready"),
