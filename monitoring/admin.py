@@ -137,7 +137,8 @@ def _flag_action(name, description, service, permission):
 
 class FlagActionInline(admin.TabularInline):
     model = FlagAction
-    fields = readonly_fields = ("created_at", "action", "by", "reason")
+    fk_name = "flag"
+    fields = readonly_fields = ("created_at", "action", "by", "reason", "decided_with_link")
     extra = 0
     can_delete = False
 
@@ -146,6 +147,13 @@ class FlagActionInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="decided with")
+    def decided_with_link(self, action):
+        if action.decided_with_id is None:
+            return "—"
+        url = _admin_change_url("monitoring.redflag", action.decided_with_id)
+        return format_html('<a href="{}">Flag {}</a>', url, action.decided_with_id)
 
 
 def _admin_change_url(model_label, pk):

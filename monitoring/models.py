@@ -330,6 +330,16 @@ class FlagAction(models.Model):
     )
     reason = models.TextField()
     created_at = models.DateTimeField()
+    # Set when the flag was closed by a decision on another flag of its CSP
+    # (suspending or revoking the CSP closes every unresolved flag of it).
+    decided_with = models.ForeignKey(
+        RedFlag,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="decided with flag",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -7,6 +7,8 @@
 - ``flag_dismiss`` / ``flag_escalate`` / ``flag_uphold`` / ``flag_suspend_csp``
   / ``flag_revoke_csp`` are the committee's decisions on a flag, each a
   conditional UPDATE recorded with actor and reason (``FlagAction``);
+  suspending or revoking the CSP also closes its other unresolved flags
+  (``flag_siblings``), each recorded as decided with the deciding flag;
 - ``csp_enforce_suspend`` / ``csp_enforce_reinstate`` / ``csp_enforce_revoke``
   change a CSP's status through ``csp_registry.services`` (the suspension
   notice is queued by ``receivers.notify_suspended_csp``, so the CSP admin's
@@ -385,23 +387,59 @@ def flag_uphold(*, flag, actor, reason, now):
 
 
 def flag_suspend_csp(*, flag, actor, reason, now):
-    """Suspend the flag's CSP (R20) and close the flag, together or not at all."""
+    """Suspend the flag's CSP (R20), close the flag and the CSP's other unresolved
+    flags (``flag_siblings``), together or not at all."""
     with transaction.atomic():
         action = _flag_decide(
             flag=flag, action=FlagActionKind.SUSPEND, actor=actor, reason=reason, now=now
         )
         csp_enforce_suspend(csp=flag.csp, actor=actor, reason=_with_flag(reason, flag), now=now)
+        _flag_siblings_close(flag, action=FlagActionKind.SUSPEND, actor=actor, reason=reason,
+                             now=now)  # fmt: skip
     return action
 
 
 def flag_revoke_csp(*, flag, actor, reason, now):
-    """Revoke the flag's CSP (R20, final) and close the flag."""
+    """Revoke the flag's CSP (R20, final), close the flag and the CSP's other
+    unresolved flags."""
     with transaction.atomic():
         action = _flag_decide(
             flag=flag, action=FlagActionKind.REVOKE, actor=actor, reason=reason, now=now
         )
         csp_enforce_revoke(csp=flag.csp, actor=actor, reason=_with_flag(reason, flag), now=now)
+        _flag_siblings_close(flag, action=FlagActionKind.REVOKE, actor=actor, reason=reason,
+                             now=now)  # fmt: skip
     return action
+
+
+def flag_siblings(flag):
+    """The other unresolved flags of the flag's CSP: suspending or revoking the CSP
+    through ``flag`` closes them too."""
+    return RedFlag.objects.filter(csp_id=flag.csp_id, status__in=UNRESOLVED_FLAG_STATUSES).exclude(
+        pk=flag.pk
+    )
+
+
+def _flag_siblings_close(flag, *, action, actor, reason, now):
+    """Close the siblings as "CSP suspended or revoked", each with its own
+    ``FlagAction`` naming the deciding flag. Their customer reports keep their
+    outcome: a report is upheld only when someone decides it (the public
+    /providers/ page counts upheld reports)."""
+    ids = list(flag_siblings(flag).select_for_update().values_list("pk", flat=True))
+    if not ids:
+        return []
+    closed = list(
+        RedFlag.objects.filter(pk__in=ids, status__in=UNRESOLVED_FLAG_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    RedFlag.objects.filter(pk__in=closed).update(status=FlagStatus.ACTIONED, resolved_at=now)
+    FlagAction.objects.bulk_create(
+        FlagAction(flag_id=pk, action=action, by=actor.user, created_at=now, decided_with=flag,
+                   reason=f"Closed with flag {flag.pk}: {reason}")
+        for pk in closed
+    )  # fmt: skip
+    return closed
 
 
 def _with_flag(reason, flag):
