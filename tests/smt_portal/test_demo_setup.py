@@ -1,7 +1,11 @@
+import stat
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from csp_registry.models import Csp, CspStatus
+from csp_registry.services import api_key_authenticate, csp_rotate_keys
 from smt_portal.management.commands.demo_setup import (
     DEMO_CSP_EMAIL,
     DEMO_SCOPE_OF_USE,
@@ -9,11 +13,16 @@ from smt_portal.management.commands.demo_setup import (
 )
 
 
+def _keys(output):
+    return [line for line in output.splitlines() if line.startswith("smt_")]
+
+
 @pytest.mark.django_db
-def test_demo_setup_twice_gives_one_active_demo_csp_with_a_new_key_each_time(capsys):
-    call_command("demo_setup")
+def test_demo_setup_twice_gives_one_active_demo_csp_and_the_same_working_key(capsys, tmp_path):
+    key_file = tmp_path / "var" / "demo-api-key"
+    call_command("demo_setup", key_file=str(key_file))
     first = capsys.readouterr().out
-    call_command("demo_setup")
+    call_command("demo_setup", key_file=str(key_file))
     second = capsys.readouterr().out
 
     csp = Csp.objects.get(contact_email=DEMO_CSP_EMAIL)
@@ -25,5 +34,44 @@ def test_demo_setup_twice_gives_one_active_demo_csp_with_a_new_key_each_time(cap
     assert csp.privacy_policy_url.startswith("https://") and csp.mailing_address
     assert "Staff login: admin / " in first
     assert "password printed when it was created" in second
-    keys = [line for line in (first + second).splitlines() if line.startswith("smt_")]
-    assert len(keys) == 2 and keys[0] != keys[1]
+    # The key printed by the first run still works after the second.
+    (key,) = _keys(first)
+    assert _keys(second) == [key]
+    assert "same as last time" in second and "CHANGED" not in second
+    assert api_key_authenticate(full_key=key, now=timezone.now()).csp == csp
+    # Kept for the owner only; the last line after "API key" is the key (.ci/smoke reads it).
+    assert key_file.read_text().strip() == key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert second.split("API key")[-1].splitlines()[1] == key
+
+
+@pytest.mark.django_db
+def test_demo_setup_says_loudly_that_the_key_changed_when_the_kept_one_no_longer_works(
+    capsys, tmp_path
+):
+    key_file = tmp_path / "demo-api-key"
+    call_command("demo_setup", key_file=str(key_file))
+    (old_key,) = _keys(capsys.readouterr().out)
+    csp = Csp.objects.get(contact_email=DEMO_CSP_EMAIL)
+    csp_rotate_keys(csp=csp, now=timezone.now(), name="staff rotated it")
+
+    call_command("demo_setup", key_file=str(key_file))
+    output = capsys.readouterr().out
+
+    (new_key,) = _keys(output)
+    assert new_key != old_key
+    assert "THE DEMO API KEY CHANGED" in output
+    assert key_file.read_text().strip() == new_key
+    assert api_key_authenticate(full_key=new_key, now=timezone.now()).csp == csp
+
+
+@pytest.mark.django_db
+def test_demo_setup_says_loudly_that_earlier_keys_were_revoked_when_no_key_was_kept(
+    capsys, tmp_path
+):
+    call_command("demo_setup", key_file=str(tmp_path / "first"))
+    capsys.readouterr()
+
+    call_command("demo_setup", key_file=str(tmp_path / "elsewhere"))
+
+    assert "THE DEMO API KEY CHANGED" in capsys.readouterr().out

@@ -319,9 +319,9 @@ def test_the_second_factor_pages_speak_spanish_once_chosen(
     assert "Código incorrecto" in response.content.decode()
 
 
-def test_demo_setups_staff_login_opens_the_admin_in_development(client, capsys, settings):
+def test_demo_setups_staff_login_opens_the_admin_in_development(client, capsys, settings, tmp_path):
     settings.STAFF_MFA_REQUIRED = False
-    call_command("demo_setup")
+    call_command("demo_setup", key_file=str(tmp_path / "demo-api-key"))
     password = re.search(r"Staff login: admin / (\S+)", capsys.readouterr().out).group(1)
 
     response = sign_in(client, username="admin", password=password)
