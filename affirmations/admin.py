@@ -22,7 +22,8 @@ from smt_portal.admin_actions import permission_check, reason_form, reason_page,
 
 from . import services
 from .exports import records_csv, records_for, records_json
-from .models import Agreement, AgreementPremise, Disclosure, EndedBy, Record
+from .holidays import holiday_add, holiday_remove
+from .models import Agreement, AgreementPremise, Disclosure, EndedBy, Holiday, Record
 
 
 class ReadOnlyMixin:
@@ -220,3 +221,45 @@ class RecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/affirmations/record/export.html", context)
+
+
+@admin.action(description="Remove selected holidays", permissions=["manage"])
+def remove_holidays(modeladmin, request, queryset):
+    now, removed = timezone.now(), 0
+    for holiday in queryset:
+        removed += holiday_remove(holiday=holiday, actor=staff_actor(request), now=now)
+    modeladmin.message_user(request, f"{removed} holiday(s) removed.", messages.SUCCESS)
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    """The holidays the five-weekday rule skips, beside ``AFFIRMATION_HOLIDAYS``.
+
+    Adding one (``manage_holiday``) changes every deadline computed afterwards,
+    none already sent; a holiday is removed by the action, never edited. Each
+    change is written to the record with who made it."""
+
+    list_display = ("day", "weekday", "name", "created_at", "created_by")
+    fields = ("day", "name")
+    actions = [remove_holidays]
+    has_manage_permission = permission_check("affirmations.manage_holiday")
+
+    @admin.display(description="weekday")
+    def weekday(self, holiday):
+        return f"{holiday.day:%A}"
+
+    def has_add_permission(self, request):
+        return self.has_manage_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removed by the action, which records who did it
+
+    def save_model(self, request, obj, form, change):
+        saved = holiday_add(
+            day=obj.day, name=obj.name, actor=staff_actor(request), now=timezone.now(),
+            user=request.user,
+        )  # fmt: skip
+        obj.pk, obj.created_at, obj.created_by = saved.pk, saved.created_at, saved.created_by

@@ -344,3 +344,31 @@ class RecordChainHead(models.Model):
 
     def __str__(self):
         return f"chain head after record {self.last_record_id}"
+
+
+class Holiday(models.Model):
+    """A day the five-weekday rule does not count (glossary, "Five weekdays").
+
+    Staff add and remove holidays in the admin; every deadline computed after
+    a change uses it (``affirmations.holidays``), none computed before changes.
+    Who added a day is kept here; each addition and removal is also written to
+    the record (``RecordEvent.OTHER``, ``details.change``), which outlives the row.
+    """
+
+    day = models.DateField(unique=True, help_text="The Central calendar day not counted.")
+    name = models.CharField(max_length=100, help_text="For example: Thanksgiving Day.")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["day"]
+        verbose_name = "holiday"
+        # Added and removed only through ``affirmations.holidays`` (recorded),
+        # never edited: one declared permission for both.
+        default_permissions = ("view",)
+        permissions = [("manage_holiday", "Can add and remove holidays")]
+
+    def __str__(self):
+        return f"{self.name} ({self.day:%Y-%m-%d})"

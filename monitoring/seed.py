@@ -22,6 +22,7 @@ AUDITOR = "Auditor"
 _READ = [
     "affirmations.view_record",
     "affirmations.view_disclosure",
+    "affirmations.view_holiday",
     "csp_registry.view_csp",
     "csp_registry.view_cspstatuschange",
     "csp_registry.view_apirequestlog",
@@ -59,6 +60,7 @@ ROLE_PERMISSIONS = {
         "csp_registry.review_csp",
         "csp_registry.enforce_csp",
         "affirmations.revoke_agreement",
+        "affirmations.manage_holiday",
         "csp_registry.view_apikey",
         "csp_registry.issue_apikey",
         "csp_registry.revoke_apikey",

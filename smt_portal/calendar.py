@@ -8,6 +8,7 @@ this module exists to prevent.
 """
 
 import calendar
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -68,13 +69,35 @@ def _end_of_local_day(day: date) -> datetime:
     return datetime.combine(day, _END_OF_DAY, tzinfo=CENTRAL)
 
 
-def configured_holidays() -> frozenset[date]:
-    """The holiday calendar from ``settings.AFFIRMATION_HOLIDAYS`` (ISO dates).
+# Further holiday calendars (the one staff edit in the admin is registered by
+# the affirmations app): callables returning dates, asked on every call of
+# ``configured_holidays``. Core keeps no app import; apps register here.
+_holiday_sources: list[Callable[[], Iterable[date]]] = []
 
-    Unset or empty means no holiday calendar: holidays then count as weekdays,
-    as the glossary requires. A malformed entry raises ``ValueError`` rather
-    than being skipped, so a typo cannot silently shorten a customer's window.
+
+def holiday_source_register(source: Callable[[], Iterable[date]]) -> None:
+    """Add ``source`` to the calendars ``configured_holidays`` joins (once per source)."""
+    if source not in _holiday_sources:
+        _holiday_sources.append(source)
+
+
+def configured_holidays() -> frozenset[date]:
+    """The holidays the five-weekday rule skips: the base calendar from
+    ``settings.AFFIRMATION_HOLIDAYS`` (ISO dates) joined with every registered
+    source (``holiday_source_register``), read at the time of the call so a
+    holiday staff add counts for every deadline computed after it.
+
+    No calendar at all means holidays count as weekdays, as the glossary
+    requires. A malformed entry raises ``ValueError`` rather than being
+    skipped, so a typo cannot silently shorten a customer's window.
     """
+    holidays = set(_settings_holidays())
+    for source in _holiday_sources:
+        holidays.update(source())
+    return frozenset(holidays)
+
+
+def _settings_holidays() -> frozenset[date]:
     raw = getattr(settings, "AFFIRMATION_HOLIDAYS", ())
     holidays = set()
     for entry in raw:

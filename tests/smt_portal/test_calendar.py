@@ -206,12 +206,12 @@ def test_a_naive_sending_moment_raises(naive):
 # --- configured holidays -----------------------------------------------------------------
 
 
-def test_no_holiday_setting_means_no_holidays(settings):
+def test_no_holiday_setting_means_no_holidays(db, settings):
     del settings.AFFIRMATION_HOLIDAYS
     assert configured_holidays() == frozenset()
 
 
-def test_the_holiday_setting_is_read_as_iso_dates(settings):
+def test_the_holiday_setting_is_read_as_iso_dates(db, settings):
     settings.AFFIRMATION_HOLIDAYS = ["2026-11-26", " 2026-12-25 ", date(2027, 1, 1)]
     assert configured_holidays() == frozenset(
         {date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)}
@@ -219,7 +219,7 @@ def test_the_holiday_setting_is_read_as_iso_dates(settings):
 
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "next thursday", 20261126, datetime(2026, 1, 1)])
-def test_a_malformed_holiday_setting_fails_loudly(settings, bad):
+def test_a_malformed_holiday_setting_fails_loudly(db, settings, bad):
     settings.AFFIRMATION_HOLIDAYS = [bad]
     with pytest.raises(ValueError):
         configured_holidays()
@@ -489,3 +489,18 @@ def test_a_naive_affirmation_moment_raises():
 def test_a_day_in_words_in_english_and_spanish():
     assert date_in_words(date(2025, 12, 1), "en") == "1 December 2025"
     assert date_in_words(date(2025, 12, 1), "es") == "1 de diciembre de 2025"
+
+
+def test_a_registered_holiday_source_joins_the_setting_and_is_asked_on_every_call(
+    db, settings, monkeypatch
+):
+    from smt_portal import calendar as business_calendar
+
+    settings.AFFIRMATION_HOLIDAYS = ["2026-11-26"]
+    staff_days = {date(2026, 11, 27)}
+    monkeypatch.setattr(business_calendar, "_holiday_sources", [])
+    business_calendar.holiday_source_register(lambda: staff_days)
+
+    assert configured_holidays() == frozenset({date(2026, 11, 26), date(2026, 11, 27)})
+    staff_days.add(date(2026, 12, 24))
+    assert date(2026, 12, 24) in configured_holidays()

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 
-from affirmations.models import Agreement, Record
+from affirmations.models import Agreement, Holiday, Record
 from csp_registry.events import EventDraft, events_emit
 from csp_registry.models import ApiKey, Csp, CspStatus
 from monitoring.models import CommissionDirective, MonitoringSettings, RedFlag
@@ -56,6 +56,7 @@ ACTIONS = {
         "export_records_json": {COMMITTEE, AUDITOR},
         "revoke_agreements": {COMMITTEE},
     },
+    "affirmations.holiday": {"remove_holidays": {COMMITTEE}},
     "affirmations.record": {
         "export_selected_csv": {COMMITTEE, AUDITOR},
         "export_selected_json": {COMMITTEE, AUDITOR},
@@ -80,6 +81,7 @@ if ALLAUTH:
 # (model, page) is refused to every role.
 EDITS = {
     ("csp_registry.apikey", "add"): {COMMITTEE},  # issuing a key
+    ("affirmations.holiday", "add"): {COMMITTEE},
     ("monitoring.detectorsetting", "change"): {COMMITTEE},
     ("monitoring.monitoringsettings", "change"): {COMMITTEE},
     ("monitoring.commissiondirective", "add"): {LIAISON},
@@ -166,6 +168,9 @@ def world():
                 procedure_concluded_on=date(2026, 11, 20),
             ),
             "email": _failed_email(),
+            "holiday": Holiday.objects.create(
+                day=date(2026, 11, 26), name="Thanksgiving Day", created_at=NOW
+            ),
             "delivery": _failed_delivery(active),
         }
         if ALLAUTH:
@@ -222,6 +227,7 @@ SUBJECT = {
     "suspend_csp": "flag",
     "revoke_csp": "flag",
     "carry_out": "directive",
+    "remove_holidays": "holiday",
     "retry_now": "email",
     "resend": "delivery",
 }
@@ -239,6 +245,7 @@ def _state():
         list(CommissionDirective.objects.order_by("pk").values_list("pk", "carried_out_at")),
         list(OutboundEmail.objects.order_by("pk").values_list("pk", "status")),
         list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
+        list(Holiday.objects.order_by("pk").values_list("pk", "day")),
         _addresses(),
         Record.objects.count(),
     )
