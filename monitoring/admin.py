@@ -14,14 +14,18 @@ out a directive ``carry_out_commissiondirective``.
 """
 
 import ipaddress
+from dataclasses import dataclass
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -43,6 +47,7 @@ from .models import (
     PremiseAuthenticationAttempt,
     RedFlag,
 )
+from .texts import DETECTOR_WORDS, evidence_word, is_fraction
 
 
 class CappedCountPaginator(Paginator):
@@ -104,25 +109,52 @@ class PremiseAuthenticationAttemptAdmin(admin.ModelAdmin):
 # --- Red flags ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A decision on a flag: a list action and a button on the flag's page."""
+
+    label: str
+    service: object
+    permission: str  # "review" or "enforce": ``RedFlagAdmin.has_<permission>_permission``
+    done: str  # "Flag 12 dismissed."
+    closes_siblings: bool = False
+
+
+DECISIONS = {
+    "dismiss": Decision("Dismiss", services.flag_dismiss, "review", "dismissed"),
+    "escalate": Decision("Escalate", services.flag_escalate, "review", "escalated"),
+    "uphold": Decision("Uphold (record as founded)", services.flag_uphold, "review", "upheld"),
+    "suspend_csp": Decision("Suspend the CSP", services.flag_suspend_csp, "enforce",
+                            "closed; the CSP is suspended", closes_siblings=True),
+    "revoke_csp": Decision("Revoke the CSP (final)", services.flag_revoke_csp, "enforce",
+                           "closed; the CSP is revoked", closes_siblings=True),
+}  # fmt: skip
+_REASON_NOTICE = {"suspend_csp": "and sent to the CSP in its suspension notice"}
+
+
 def _reason_action(modeladmin, request, queryset, *, title, service):
-    """Ask for a reason on an intermediate page, then call ``service`` per flag."""
+    """Ask for a reason on an intermediate page, then call ``service`` per flag.
+
+    Says only what happened: each refusal as an error, and a success line only
+    for flags actually decided."""
     form = reason_form(request)
     if not form.is_valid():
         return reason_page(
             modeladmin, request, queryset, title=title, form=form,
-            notice="and sent to the CSP in its suspension notice"
-            if request.POST.get("action") == "suspend_csp" else "",
+            notice=_REASON_NOTICE.get(request.POST.get("action"), ""),
         )  # fmt: skip
-    now, done = timezone.now(), 0
+    now, done = timezone.now(), []
     for flag in queryset.select_related("csp"):
         try:
             service(
                 flag=flag, actor=staff_actor(request), reason=form.cleaned_data["reason"], now=now
             )
-            done += 1
+            done.append(str(flag.pk))
         except (services.FlagTransitionError, CspTransitionError) as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
-    modeladmin.message_user(request, f"{title}: {done} flag(s).", messages.SUCCESS)
+    if done:
+        noun = "flag" if len(done) == 1 else "flags"
+        modeladmin.message_user(request, f"{title}: {noun} {', '.join(done)}.", messages.SUCCESS)
     return None
 
 
@@ -163,12 +195,30 @@ def _admin_change_url(model_label, pk):
         return ""
 
 
+def detector_name(name):
+    """A detector's name in words ("Mass affirmation from one place")."""
+    detector = DETECTORS.get(name)
+    return detector.label if detector else DETECTOR_WORDS.get(name, evidence_word(name))
+
+
+class DetectorFilter(admin.SimpleListFilter):
+    title = "detector"
+    parameter_name = "detector"
+
+    def lookups(self, request, model_admin):
+        names = [*DETECTORS, *DETECTOR_WORDS]
+        return sorted(((name, detector_name(name)) for name in names), key=lambda c: c[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(detector=self.value()) if self.value() else queryset
+
+
 @admin.register(RedFlag)
 class RedFlagAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "csp", "kind", "severity", "summary", "detector",
+    list_display = ("id", "status", "csp", "kind", "severity", "summary", "detector_label",
                     "window_start", "created_at")  # fmt: skip
     list_display_links = ("id", "summary")
-    list_filter = ("status", "kind", "severity", "detector", "csp")
+    list_filter = ("status", "kind", "severity", DetectorFilter, "csp")
     list_select_related = ("csp",)
     search_fields = ("=id", "csp__legal_name", "csp__dba_name", "summary")
     fields = readonly_fields = (
@@ -178,11 +228,8 @@ class RedFlagAdmin(admin.ModelAdmin):
     )  # fmt: skip
     inlines = [FlagActionInline]
     actions = [
-        _flag_action("dismiss", "Dismiss", services.flag_dismiss, "review"),
-        _flag_action("escalate", "Escalate", services.flag_escalate, "review"),
-        _flag_action("uphold", "Uphold (record as founded)", services.flag_uphold, "review"),
-        _flag_action("suspend_csp", "Suspend the CSP", services.flag_suspend_csp, "enforce"),
-        _flag_action("revoke_csp", "Revoke the CSP (final)", services.flag_revoke_csp, "enforce"),
+        _flag_action(name, decision.label, decision.service, decision.permission)
+        for name, decision in DECISIONS.items()
     ]
 
     def get_queryset(self, request):
@@ -211,6 +258,73 @@ class RedFlagAdmin(admin.ModelAdmin):
     has_review_permission = permission_check("monitoring.review_redflag")
     has_enforce_permission = permission_check("monitoring.enforce_redflag")
 
+    # --- Deciding on the flag's own page -------------------------------------------------------
+
+    def _decisions_for(self, request):
+        """The decisions this staff member may take (a button each)."""
+        return {
+            name: decision
+            for name, decision in DECISIONS.items()
+            if getattr(self, f"has_{decision.permission}_permission")(request)
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The flag's page; a POST with ``decision`` is one of its buttons."""
+        if request.method == "POST" and "decision" in request.POST:
+            return self.decide_view(request, object_id)
+        flag = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if flag is not None and self.has_view_permission(request, flag):
+            decisions = self._decisions_for(request) if flag.is_unresolved else {}
+            if flag.status in (FlagStatus.ACTIONED, FlagStatus.UPHELD):
+                # A flag whose CSP was suspended may still lead to revocation.
+                decisions = {k: v for k, v in self._decisions_for(request).items()
+                             if k == "revoke_csp"}  # fmt: skip
+            siblings = []
+            if any(decision.closes_siblings for decision in decisions.values()):
+                others = services.flag_siblings(flag).order_by("-created_at", "-pk")
+                siblings = [(other, detector_name(other.detector)) for other in others]
+            context |= {"decisions": decisions, "siblings": siblings}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def decide_view(self, request, object_id):
+        """One button: check its permission, call its service, say what happened."""
+        flag = self.get_object(request, object_id)
+        if flag is None:
+            raise Http404
+        name = request.POST.get("decision", "")
+        decision = DECISIONS.get(name)
+        if (
+            decision is None
+            or not self.has_view_permission(request, flag)
+            or not getattr(self, f"has_{decision.permission}_permission")(request)
+        ):
+            raise PermissionDenied
+        page = reverse("admin:monitoring_redflag_change", args=[flag.pk])
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, f"{decision.label}: give the reason for your decision.",
+                              messages.ERROR)  # fmt: skip
+            return HttpResponseRedirect(page)
+        siblings = list(services.flag_siblings(flag).values_list("pk", flat=True))
+        try:
+            decision.service(
+                flag=flag, actor=staff_actor(request), reason=reason, now=timezone.now()
+            )
+        except (services.FlagTransitionError, CspTransitionError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(page)
+        said = f"Flag {flag.pk} {decision.done}"
+        if decision.closes_siblings and siblings:
+            closed = len(siblings)
+            said += f"; {closed} other open flag{'s' if closed != 1 else ''} of {flag.csp} closed"
+        self.message_user(request, f"{said}.", messages.SUCCESS)
+        return HttpResponseRedirect(page)
+
+    @admin.display(description="detector", ordering="detector")
+    def detector_label(self, flag):
+        return detector_name(flag.detector)
+
     @admin.display(description="CSP")
     def csp_link(self, flag):
         url = _admin_change_url("csp_registry.csp", flag.csp_id)
@@ -220,7 +334,7 @@ class RedFlagAdmin(admin.ModelAdmin):
     def detector_description(self, flag):
         detector = DETECTORS.get(flag.detector)
         if detector is None:
-            return flag.detector
+            return detector_name(flag.detector)
         return f"{detector.label} — serves {detector.serves}"
 
     @admin.display(description="report")
@@ -233,11 +347,11 @@ class RedFlagAdmin(admin.ModelAdmin):
 
     @admin.display(description="figures")
     def figures(self, flag):
-        return _definition_list(flag.evidence.get("figures", {}))
+        return _figures_table(flag.evidence.get("figures", {}))
 
     @admin.display(description="thresholds")
     def thresholds(self, flag):
-        return _definition_list(flag.evidence.get("thresholds", {}))
+        return _figures_table(flag.evidence.get("thresholds", {}))
 
     @admin.display(description="sample rows")
     def samples(self, flag):
@@ -246,11 +360,7 @@ class RedFlagAdmin(admin.ModelAdmin):
             return "—"
         detector = DETECTORS.get(flag.detector)
         model = detector.sample_model if detector else ""
-        columns = list(rows[0])
-        header = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
-        body = format_html_join("", "<tr>{}</tr>", ((_sample_cells(row, columns, model),)
-                                                     for row in rows))  # fmt: skip
-        return format_html("<table><tr>{}</tr>{}</table>", header, body)
+        return _rows_table(rows, model=model)
 
     @admin.display(description="rows behind the flag")
     def rows_behind(self, flag):
@@ -261,23 +371,63 @@ class RedFlagAdmin(admin.ModelAdmin):
         return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', pairs)
 
 
-def _definition_list(values):
+# --- Evidence in words: small tables, percentages, Central times -------------------------------
+
+
+def _figures_table(values):
+    """Name → value as a two-column table; a list of rows becomes its own table."""
     if not values:
         return "—"
-    return format_html(
-        "<dl>{}</dl>",
-        format_html_join("", "<dt>{}</dt><dd>{}</dd>", ((k, v) for k, v in values.items())),
-    )
+    rows = format_html_join(
+        "", '<tr><th scope="row">{}</th><td>{}</td></tr>',
+        ((evidence_word(name), _evidence_value(name, value)) for name, value in values.items()),
+    )  # fmt: skip
+    return format_html('<table class="evidence">{}</table>', rows)
 
 
-def _sample_cells(row, columns, model):
+def _rows_table(rows, *, model=""):
+    if not rows:
+        return "—"
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    header = format_html_join("", '<th scope="col">{}</th>', ((evidence_word(c),) for c in columns))
+    body = format_html_join("", "<tr>{}</tr>", ((_row_cells(row, columns, model),)
+                                                 for row in rows))  # fmt: skip
+    return format_html('<table class="evidence"><tr>{}</tr>{}</table>', header, body)
+
+
+def _row_cells(row, columns, model):
     cells = []
     for column in columns:
-        value = row[column]
-        url = _admin_change_url(model, value) if column == "id" and model else ""
-        cells.append(format_html('<td><a href="{}">{}</a></td>', url, value) if url
-                     else format_html("<td>{}</td>", "" if value is None else value))  # fmt: skip
+        value = row.get(column)
+        url = _admin_change_url(model, value) if column == "id" and model and value else ""
+        shown = _evidence_value(column, value)
+        cells.append(format_html('<td><a href="{}">{}</a></td>', url, shown) if url
+                     else format_html("<td>{}</td>", shown))  # fmt: skip
     return format_html_join("", "{}", ((cell,) for cell in cells))
+
+
+def _evidence_value(name, value):
+    """One value as staff read it: no Python reprs, fractions as percentages,
+    times in Central, yes/no for booleans."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int | float) and is_fraction(name):
+        return f"{value:.1%}".replace(".0%", "%")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return _figures_table(value)
+    if isinstance(value, list):
+        if all(isinstance(item, dict) for item in value):
+            return _rows_table(value)
+        return ", ".join(str(_evidence_value(name, item)) for item in value)
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
+        moment = parse_datetime(value)
+        if moment is not None and timezone.is_aware(moment):
+            return date_format(timezone.localtime(moment), "Y-m-d H:i:s T")
+    return value
 
 
 # --- Dashboard --------------------------------------------------------------------------------
@@ -368,40 +518,96 @@ class MonitoringSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(CustomerReport)
 class CustomerReportAdmin(admin.ModelAdmin):
+    """Reports from ``/report/``. A report is decided on its own page (uphold or
+    dismiss, with a reason: ``review_redflag``) or through its flag: both call
+    the same service, which decides every report on that flag."""
+
     list_display = ("id", "created_at", "csp", "category", "outcome", "language")
     list_filter = ("outcome", "category", "csp")
     list_select_related = ("csp",)
+    change_form_template = "admin/monitoring/customerreport/change_form.html"
+
+    has_review_permission = permission_check("monitoring.review_redflag")
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False  # decided through the report's red flag
+        return False  # decided by the buttons below, never edited
 
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        report = self.get_object(request, object_id)
+        if report is None or not self.has_view_permission(request, report):
+            return super().change_view(request, object_id, form_url, extra_context)
+        flag = services.report_flag(report)
+        can_decide = self.has_review_permission(request) and flag is not None and flag.is_unresolved
+        if request.method == "POST" and "decision" in request.POST:
+            return self._decide(request, report, allowed=can_decide)
+        extra_context = {**(extra_context or {}), "can_decide": can_decide, "report_flag": flag}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _decide(self, request, report, *, allowed):
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        here = reverse("admin:monitoring_customerreport_change", args=[report.pk])
+        decision, reason = request.POST["decision"], request.POST.get("reason", "").strip()
+        if decision not in ("uphold", "dismiss"):
+            raise PermissionDenied
+        if not reason:
+            self.message_user(request, "Give a reason for the decision.", messages.ERROR)
+            return HttpResponseRedirect(here)
+        try:
+            services.report_decide(
+                report=report, uphold=decision == "uphold", actor=staff_actor(request),
+                reason=reason, now=timezone.now(),
+            )  # fmt: skip
+        except services.FlagTransitionError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(here)
+        word = "upheld" if decision == "uphold" else "dismissed (not upheld)"
+        self.message_user(request, f"Report {report.pk} {word}.", messages.SUCCESS)
+        return HttpResponseRedirect(here)
+
+
+def _directive_carry_out(modeladmin, request, directive, now):
+    """Carry out one directive; the error in words if refused, else ``None``."""
+    try:
+        services.directive_carry_out(directive=directive, actor=staff_actor(request), now=now)
+    except (services.DirectiveNotReady, CspTransitionError) as exc:
+        return str(exc)
+    return None
+
 
 @admin.action(description="Carry out selected directives", permissions=["carry_out"])
 def carry_out(modeladmin, request, queryset):
+    # Say only what happened: each refusal as an error, a success only if any.
     now, done = timezone.now(), 0
     for directive in queryset.select_related("csp"):
-        try:
-            services.directive_carry_out(directive=directive, actor=staff_actor(request), now=now)
+        error = _directive_carry_out(modeladmin, request, directive, now)
+        if error:
+            modeladmin.message_user(request, error, messages.ERROR)
+        else:
             done += 1
-        except (services.DirectiveNotReady, CspTransitionError) as exc:
-            modeladmin.message_user(request, str(exc), messages.ERROR)
-    modeladmin.message_user(request, f"{done} directive(s) carried out.", messages.SUCCESS)
+    if done:
+        modeladmin.message_user(request, f"{done} directive(s) carried out.", messages.SUCCESS)
 
 
 @admin.register(CommissionDirective)
 class CommissionDirectiveAdmin(admin.ModelAdmin):
+    """Directives relayed by a TDU (R22): the CSP is chosen by name; a directive
+    is carried out by the "Carry out" button on its page or the list's action
+    (``carry_out_commissiondirective``)."""
+
     list_display = ("reference", "csp", "action", "relaying_tdu", "received_on",
                     "notice_given_on", "procedure_concluded_on", "carried_out_at")  # fmt: skip
     list_filter = ("action", "relaying_tdu")
     list_select_related = ("csp",)
-    raw_id_fields = ("csp",)
+    autocomplete_fields = ("csp",)
     actions = [carry_out]
+    change_form_template = "admin/monitoring/commissiondirective/change_form.html"
     _done = ("recorded_by", "carried_out_at", "carried_out_by", "outcome")
 
     def get_readonly_fields(self, request, obj=None):
@@ -413,6 +619,32 @@ class CommissionDirectiveAdmin(admin.ModelAdmin):
         return False
 
     has_carry_out_permission = permission_check("monitoring.carry_out_commissiondirective")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        directive = self.get_object(request, object_id)
+        if directive is None or not self.has_view_permission(request, directive):
+            return super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "POST" and "_carry_out" in request.POST:
+            return self._carry_out_one(request, directive)
+        extra_context = {
+            **(extra_context or {}),
+            "can_carry_out": self.has_carry_out_permission(request)
+            and directive.carried_out_at is None,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _carry_out_one(self, request, directive):
+        if not self.has_carry_out_permission(request):
+            raise PermissionDenied
+        error = _directive_carry_out(self, request, directive, timezone.now())
+        if error:
+            self.message_user(request, error, messages.ERROR)
+        else:
+            self.message_user(request, f"Directive {directive.reference}: {directive.outcome}",
+                              messages.SUCCESS)  # fmt: skip
+        return HttpResponseRedirect(
+            reverse("admin:monitoring_commissiondirective_change", args=[directive.pk])
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:

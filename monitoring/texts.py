@@ -110,3 +110,107 @@ TEXTS = {
 
 def texts(language):
     return TEXTS.get(language, TEXTS["en"])
+
+
+# --- Words staff read in the admin (English only) ---------------------------------------------
+
+# Names in a flag's evidence (figures, thresholds, sample columns) in words; names
+# not listed here are spelled out by ``evidence_word``.
+EVIDENCE_WORDS = {
+    "id": "Row",
+    "ip": "IP address",
+    "csp_id": "CSP",
+    "agreement_id": "Agreement",
+    "agreement_ref": "Agreement",
+    "esi_id": "ESI ID",
+    "esi_ids": "ESI IDs tried",
+    "block": "ESI IDs beginning",
+    "created_at": "Time (Central)",
+    "decided_at": "Decided (Central)",
+    "start": "From",
+    "end": "To",
+    "sources": "Opt-ins per place",
+    "network": "Network",
+    "decisions": "Customer decisions",
+    "premises": "Premises",
+    "premises_count": "Premises",
+    "residential_premises": "Residential premises",
+    "addresses": "IP addresses",
+    "from_api": "From an address the CSP's API calls came from",
+    "from_ranges": "From the CSP's registered IP ranges",
+    "shared_emails": "One email address in several requests",
+    "own_domain": "Requests to addresses at the CSP's own domain",
+    "own_domain_renewals": "Renewals sent to the CSP's own domain",
+    "fast_opt_ins": "Fast opt-ins",
+    "max_seconds": "Fast means within (seconds)",
+    "per_csp": "Attempts by the CSP",
+    "per_ip": "Attempts per IP address",
+    "enumeration": "Neighbouring ESI IDs tried",
+    "failure_ratio": "Failed",
+    "failures": "Failures",
+    "attempts": "Attempts",
+    "outcomes": "Requests ended",
+    "opted_in": "Opted in",
+    "opted_out": "Opted out",
+    "reported_spam": "Reported as spam",
+    "timed_out": "Timed out",
+    "opted_in_rate": "Opted in",
+    "opted_out_rate": "Opted out",
+    "reported_spam_rate": "Reported as spam",
+    "timed_out_rate": "Timed out",
+    "outside_calls": "Calls from outside the registered ranges",
+    "forged_headers": "Calls with forged forwarding headers",
+    "forwarded_header_untrusted": "Forged forwarding header",
+    "trusted_proxy_count": "Trusted proxies configured",
+    "served": "Data responses served",
+    "refused": "Data requests refused",
+    "agreements": "Agreements",
+    "requests": "Requests",
+    "largest": "Largest request (premises)",
+    "renewals": "Renewals",
+    "category": "Category",
+    "has_contact_email": "Gave an email address",
+    "source": "Sent from",
+    "reports": "Reports",
+    "report_ids": "Report numbers",
+    "status_code": "HTTP status",
+    "error_code": "Error",
+    "failure_reason": "Failure",
+    "intervals": "Intervals",
+    "kind": "Kind",
+    "event": "Event",
+    "method": "Method",
+    "path": "Path",
+    "status": "Status",
+    "customer_email": "Customer email",
+    "api_lookback_days": "API calls looked back over (days)",
+    "max_failure_ratio": "At most this share failed",
+    "min_attempts_for_ratio": "Attempts before the failed share counts",
+    "max_spam_rate": "At most this share reported as spam",
+    "max_opt_out_rate": "At most this share opted out",
+    "min_outcomes": "Requests ended before the shares count",
+}
+
+# Names whose values are fractions of one, shown as percentages.
+FRACTION_SUFFIXES = ("_rate", "_ratio")
+
+DETECTOR_WORDS = {"customer_report": "Customer report"}
+_ABBREVIATIONS = {"ip": "IP address", "csp": "CSP", "esi": "ESI", "ids": "IDs", "id": "ID"}
+
+
+def evidence_word(name):
+    """``min_decisions_per_ip`` → "At least decisions per IP address"."""
+    if name in EVIDENCE_WORDS:
+        return EVIDENCE_WORDS[name]
+    words = name.split("_")
+    prefix = {"min": "At least", "max": "At most"}.get(words[0])
+    if prefix:
+        words = words[1:]
+    spelled = " ".join(_ABBREVIATIONS.get(word, word) for word in words)
+    if prefix:
+        return f"{prefix} {spelled}"
+    return spelled[:1].upper() + spelled[1:]
+
+
+def is_fraction(name):
+    return name.endswith(FRACTION_SUFFIXES)

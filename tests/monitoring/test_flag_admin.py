@@ -55,7 +55,7 @@ def test_a_flags_page_shows_its_evidence_and_links_to_the_rows(client, committee
     )
     html = page.content.decode()
     assert page.status_code == 200
-    assert "198.51.100.10" in html and "min_decisions_per_ip" in html
+    assert "198.51.100.10" in html and "At least decisions per IP address" in html
     sample = flag.evidence["samples"][0]["id"]
     assert reverse("admin:affirmations_record_change", args=[sample]) in html
     link = flag.evidence["links"][0]["url"]
