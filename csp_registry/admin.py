@@ -38,7 +38,8 @@ def _status_action(modeladmin, request, queryset, *, title, service, reason_requ
             changed += 1
         except services.CspTransitionError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
-    modeladmin.message_user(request, f"{title}: {changed} CSP(s) changed.", messages.SUCCESS)
+    if changed:  # a refusal alone shows only its error
+        modeladmin.message_user(request, f"{title}: {changed} CSP(s) changed.", messages.SUCCESS)
     return None
 
 
@@ -118,6 +119,18 @@ class CspStatusChangeInline(ReadOnlyInline):
     ]
 
 
+# Columns higher apps add to the CSP list (monitoring: open red flags), each
+# reading annotations computed in the list's one query.
+_LIST_COLUMNS = []
+
+
+def csp_list_column_subscribe(column, **annotations):
+    """Show ``column`` (an admin display function of one CSP) in the CSP list,
+    with the annotations it reads."""
+    if all(column is not known for known, _ in _LIST_COLUMNS):
+        _LIST_COLUMNS.append((column, annotations))
+
+
 @admin.register(Csp)
 class CspAdmin(admin.ModelAdmin):
     list_display = [
@@ -133,6 +146,15 @@ class CspAdmin(admin.ModelAdmin):
 
     has_review_permission = permission_check("csp_registry.review_csp")
     has_enforce_permission = permission_check("csp_registry.enforce_csp")
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), *(column for column, _ in _LIST_COLUMNS)]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        for _, annotations in _LIST_COLUMNS:
+            queryset = queryset.annotate(**annotations)
+        return queryset
 
     @admin.display(boolean=True, description="scope of use in English and Spanish")
     def scope_of_use_in_both(self, obj):

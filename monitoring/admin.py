@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -28,8 +29,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
+from csp_registry.admin import csp_list_column_subscribe
 from csp_registry.services import CspTransitionError
 from smt_portal.admin_actions import permission_check, reason_form, reason_page, staff_actor
 
@@ -369,6 +372,33 @@ class RedFlagAdmin(admin.ModelAdmin):
             return "—"
         pairs = ((link["url"], link["label"]) for link in links)
         return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', pairs)
+
+
+# --- The CSP list: each CSP's open flags ------------------------------------------------------
+
+
+@admin.display(description="open red flags", ordering="open_red_flags")
+def open_red_flags(csp):
+    if not csp.open_red_flags:
+        return "0"
+    query = urlencode({"csp__id__exact": csp.pk, "status__exact": FlagStatus.OPEN})
+    url = f"{reverse('admin:monitoring_redflag_changelist')}?{query}"
+    return format_html('<a href="{}">{}</a>', url, csp.open_red_flags)
+
+
+csp_list_column_subscribe(
+    open_red_flags,
+    open_red_flags=Coalesce(
+        Subquery(
+            RedFlag.objects.filter(csp=OuterRef("pk"), status=FlagStatus.OPEN)
+            .order_by()
+            .values("csp")
+            .annotate(n=Count("pk"))
+            .values("n")
+        ),
+        0,
+    ),
+)
 
 
 # --- Evidence in words: small tables, percentages, Central times -------------------------------
