@@ -311,6 +311,14 @@ class Record(models.Model):
     details = models.JSONField(default=dict, blank=True)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Which of the independent chains holds the row (``records.record_chain_of``:
+    # a stable function of the CSP, so an agreement's rows share one chain) and
+    # its place in that chain, 1, 2, … without gaps.
+    chain = models.SmallIntegerField(default=0)
+    seq = models.BigIntegerField()
+    # 1: rows written before the chains were sharded (chain and seq not hashed);
+    # 2: chain and seq are part of the hash, so a row moved between chains shows.
+    hash_version = models.SmallIntegerField(default=2)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -321,6 +329,9 @@ class Record(models.Model):
             models.Index(fields=["agreement", "id"], name="record_agreement_idx"),
             models.Index(fields=["csp", "id"], name="record_csp_idx"),
             models.Index(fields=["event", "created_at"], name="record_event_time_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="record_chain_seq_unique"),
         ]
 
     def __str__(self):
@@ -336,14 +347,41 @@ class Record(models.Model):
 
 
 class RecordChainHead(models.Model):
-    """One row holding the newest record's hash. Writers lock it, so the
-    chain stays a single line however many processes append at once."""
+    """One row per chain holding its newest record's hash and seq. A writer
+    locks only the heads of the chains it appends to, so each chain stays a
+    single line while writers of different chains never wait for each other."""
 
+    chain = models.SmallIntegerField(unique=True)
+    last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
-    last_record_id = models.BigIntegerField(null=True)
 
     def __str__(self):
-        return f"chain head after record {self.last_record_id}"
+        return f"chain {self.chain} head at seq {self.last_seq}"
+
+
+class RecordCheckpoint(models.Model):
+    """A signed statement of every chain's head at one time (``checkpoints``).
+
+    The copy that counts is outside the database: the line appended to
+    ``RECORD_CHECKPOINT_FILE`` and the email to the committee, which the
+    database login cannot rewrite. This row is for listing and for filing a
+    line a dead worker did not get to write."""
+
+    sealed_at = models.DateTimeField()
+    # {"<chain>": [last_seq, last_hash], …}: chains with at least one row.
+    heads = models.JSONField()
+    # SHA-256 of ``heads``: the same heads are never sealed twice.
+    digest = models.CharField(max_length=64, unique=True)
+    line = models.TextField(blank=True)
+    filed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ("view",)
+        permissions = [("seal_recordcheckpoint", "Can seal a record checkpoint now")]
+
+    def __str__(self):
+        return f"checkpoint #{self.pk} sealed {self.sealed_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Holiday(models.Model):

@@ -33,8 +33,20 @@ def _plain(details):
     return json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, sort_keys=True))
 
 
+# The record is this many independent chains. Fixed: a row's chain is stored
+# with it, but changing the number would move CSPs to other chains.
+RECORD_CHAINS = 16
+
+
+def record_chain_of(csp_id):
+    """The chain a CSP's records go to; records of no CSP go to chain 0. An
+    agreement's records carry its CSP, so they all share one chain."""
+    return 0 if csp_id is None else csp_id % RECORD_CHAINS
+
+
 def record_hash(record):
-    """The SHA-256 over a record's content and the previous record's hash."""
+    """The SHA-256 over a record's content and the previous record's hash
+    (version 2 rows: and their chain and place in it)."""
     content = {
         "created_at": record.created_at.astimezone(UTC).isoformat(),
         "event": record.event,
@@ -47,40 +59,86 @@ def record_hash(record):
         "details": record.details,
         "previous_hash": record.previous_hash,
     }
+    if record.hash_version >= 2:
+        content.update(chain=record.chain, seq=record.seq, version=record.hash_version)
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _csp_ids_of_agreements(entries):
+    from .models import Agreement
+
+    wanted = {e.agreement_id for e in entries if e.csp_id is None and e.agreement_id is not None}
+    if not wanted:
+        return {}
+    return dict(Agreement.objects.filter(pk__in=wanted).values_list("pk", "csp_id"))
+
+
+def _locked_heads(chains):
+    """Lock the heads of these chains, in chain order (so two writers of the
+    same chains never deadlock), creating any missing."""
+    query = RecordChainHead.objects.select_for_update().filter(chain__in=chains).order_by("chain")
+    heads = {h.chain: h for h in query}
+    if len(heads) < len(chains):
+        RecordChainHead.objects.bulk_create(
+            [RecordChainHead(chain=c, last_seq=0, last_hash=GENESIS_HASH) for c in chains],
+            ignore_conflicts=True,
+        )
+        heads = {h.chain: h for h in query.all()}
+    return heads
+
+
 def records_append_many(*, entries, actor, now):
-    """Append several records in one locked step (used by set-based sweeps)."""
+    """Append several records in one step (used by set-based sweeps): each
+    entry goes to its CSP's chain; only those chains' heads are locked."""
     if not entries:
         return []
+    agreement_csps = _csp_ids_of_agreements(entries)
+    by_chain = {}
+    for index, entry in enumerate(entries):
+        csp_id = entry.csp_id
+        if csp_id is None and entry.agreement_id is not None:
+            csp_id = agreement_csps.get(entry.agreement_id)
+        by_chain.setdefault(record_chain_of(csp_id), []).append((index, entry))
+    ip = _IP_FIELD.get_prep_value(actor.ip)
+    user_agent = (actor.user_agent or "")[:500]
     with transaction.atomic():
-        head, _ = RecordChainHead.objects.select_for_update().get_or_create(
-            pk=1, defaults={"last_hash": GENESIS_HASH}
-        )
-        previous = head.last_hash
+        heads = _locked_heads(sorted(by_chain))
         rows = []
-        for entry in entries:
-            row = Record(
-                created_at=now,
-                event=entry.event,
-                agreement_id=entry.agreement_id,
-                csp_id=entry.csp_id,
-                actor_type=actor.type,
-                actor=actor.label,
-                # Stored as the database will return them (IPv6 normalised,
-                # the agent cut to the column), so the hash verifies later.
-                ip=_IP_FIELD.get_prep_value(actor.ip),
-                user_agent=(actor.user_agent or "")[:500],
-                details=_plain(entry.details),
-                previous_hash=previous,
-            )
-            row.hash = record_hash(row)
-            previous = row.hash
-            rows.append(row)
+        for chain, chain_entries in sorted(by_chain.items()):
+            head = heads[chain]
+            previous, seq = head.last_hash, head.last_seq
+            for _, entry in chain_entries:
+                seq += 1
+                row = Record(
+                    created_at=now,
+                    event=entry.event,
+                    agreement_id=entry.agreement_id,
+                    csp_id=entry.csp_id,
+                    actor_type=actor.type,
+                    actor=actor.label,
+                    # Stored as the database will return them (IPv6 normalised,
+                    # the agent cut to the column), so the hash verifies later.
+                    ip=ip,
+                    user_agent=user_agent,
+                    details=_plain(entry.details),
+                    previous_hash=previous,
+                    chain=chain,
+                    seq=seq,
+                    hash_version=2,
+                )
+                row.hash = record_hash(row)
+                previous = row.hash
+                rows.append(row)
+            RecordChainHead.objects.filter(pk=head.pk).update(last_hash=previous, last_seq=seq)
         _insert(rows)
-        RecordChainHead.objects.filter(pk=1).update(last_hash=previous)
+    if len(by_chain) > 1:
+        # Callers read the rows in the order they gave the entries.
+        placed = [i for _, chain_entries in sorted(by_chain.items()) for i, _ in chain_entries]
+        in_order = [None] * len(rows)
+        for index, row in zip(placed, rows, strict=True):
+            in_order[index] = row
+        rows = in_order
     return rows
 
 
@@ -88,7 +146,7 @@ def records_append_many(*, entries, actor, now):
 COPY_THRESHOLD = 100
 _COLUMNS = (
     "created_at", "event", "agreement_id", "csp_id", "actor_type", "actor", "ip",
-    "user_agent", "details", "previous_hash", "hash",
+    "user_agent", "details", "previous_hash", "hash", "chain", "seq", "hash_version",
 )  # fmt: skip
 
 
@@ -105,7 +163,7 @@ def _insert(rows):
                 (
                     row.created_at, row.event, row.agreement_id, row.csp_id, row.actor_type,
                     row.actor, row.ip, row.user_agent, json.dumps(row.details),
-                    row.previous_hash, row.hash,
+                    row.previous_hash, row.hash, row.chain, row.seq, row.hash_version,
                 )
             )  # fmt: skip
 
@@ -121,29 +179,186 @@ def record_append(*, event, actor, now, agreement=None, csp=None, details=None):
 
 
 @dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the record: which chain (None: the table or the
+    checkpoints as a whole), the row it shows at (if any), what kind and in words."""
+
+    chain: int | None
+    record_id: int | None
+    kind: str  # rewritten, deleted, truncated, checkpoint, trigger
+    message: str
+
+
+@dataclass(frozen=True)
 class ChainCheck:
     checked: int
-    first_broken_id: int | None = None
-    problem: str = ""
+    problems: tuple = ()
+    chains: int = 0
+    checkpoints: int = 0
 
     @property
     def intact(self):
-        return self.first_broken_id is None
+        return not self.problems
+
+    @property
+    def first_broken_id(self):
+        """The first row named broken; -1 when only heads, checkpoints or the
+        trigger are."""
+        if not self.problems:
+            return None
+        return next((p.record_id for p in self.problems if p.record_id is not None), -1)
+
+    @property
+    def problem(self):
+        return self.problems[0].message if self.problems else ""
 
 
-def records_verify(*, chunk_size=5000):
-    """Walk the chain in order; report the first row whose link or content
-    does not match."""
-    previous = GENESIS_HASH
+APPEND_ONLY_TRIGGERS = ("affirmations_record_append_only",)
+
+
+def _trigger_problems():
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = %s::regclass",
+            [Record._meta.db_table],
+        )
+        found = dict(cursor.fetchall())
+    problems = []
+    for name in APPEND_ONLY_TRIGGERS:
+        if name not in found:
+            problems.append(Problem(None, None, "trigger", f"the trigger {name} is missing"))
+        elif found[name] == "D":
+            problems.append(
+                Problem(
+                    None, None, "trigger",
+                    f"the trigger {name} is disabled (ALTER TABLE … DISABLE TRIGGER): "
+                    "rows can be changed or deleted",
+                )
+            )  # fmt: skip
+    return problems
+
+
+class _Walk:
+    """One chain walked in seq order."""
+
+    def __init__(self, chain, wanted_seqs):
+        self.chain = chain
+        self.previous = GENESIS_HASH
+        self.expected_seq = 1
+        self.last_seq = 0
+        self.last_id = None
+        self.problem = None
+        self.wanted = wanted_seqs
+        self.hashes = {}  # seq -> hash, for the seqs a checkpoint names
+
+    def see(self, record):
+        if self.problem is None:
+            if record.seq > self.expected_seq:
+                missing = (
+                    f"seq {self.expected_seq}"
+                    if record.seq == self.expected_seq + 1
+                    else f"seqs {self.expected_seq}–{record.seq - 1}"
+                )
+                self.problem = Problem(
+                    self.chain, record.pk, "deleted",
+                    f"chain {self.chain}: deleted in the middle: {missing} missing before "
+                    f"record #{record.pk} (seq {record.seq})",
+                )  # fmt: skip
+            elif record.previous_hash != self.previous:
+                self.problem = Problem(
+                    self.chain, record.pk, "deleted",
+                    f"chain {self.chain}: broken link: record #{record.pk} (seq {record.seq}) "
+                    "does not follow the record before it",
+                )  # fmt: skip
+            elif record_hash(record) != record.hash:
+                self.problem = Problem(
+                    self.chain, record.pk, "rewritten",
+                    f"chain {self.chain}: rewritten: record #{record.pk} (seq {record.seq}) "
+                    "content does not match its hash",
+                )  # fmt: skip
+        if record.seq in self.wanted:
+            self.hashes[record.seq] = record.hash
+        self.previous = record.hash
+        self.expected_seq = record.seq + 1
+        self.last_seq = record.seq
+        self.last_id = record.pk
+
+
+def records_verify(*, chunk_size=5000, checkpoint_file=None):
+    """Walk every chain in order and check it against its head row and against
+    the signed checkpoints in ``checkpoint_file`` (default: the setting).
+
+    Names, per chain, every kind of damage found: rows rewritten, deleted in
+    the middle or cut off the end (truncation), checkpoint lines tampered with
+    or unsigned, and the append-only trigger disabled."""
+    from .checkpoints import checkpoints_read
+
+    problems = _trigger_problems()
+    checkpoints, checkpoint_problems = checkpoints_read(path=checkpoint_file)
+    wanted = {}
+    for checkpoint in checkpoints:
+        for chain, (seq, _) in checkpoint.heads.items():
+            wanted.setdefault(chain, set()).add(seq)
+
+    walks = {}
     checked = 0
-    for record in Record.objects.order_by("id").iterator(chunk_size=chunk_size):
-        if record.previous_hash != previous:
-            return ChainCheck(checked, record.pk, "does not follow the record before it")
-        if record_hash(record) != record.hash:
-            return ChainCheck(checked, record.pk, "content does not match its hash")
-        previous = record.hash
+    rows = Record.objects.order_by("chain", "seq").iterator(chunk_size=chunk_size)
+    for record in rows:
+        walk = walks.get(record.chain)
+        if walk is None:
+            walk = walks[record.chain] = _Walk(record.chain, wanted.get(record.chain, set()))
+        walk.see(record)
         checked += 1
-    head = RecordChainHead.objects.filter(pk=1).first()
-    if head is not None and head.last_hash != previous:
-        return ChainCheck(checked, -1, "the newest record is missing (chain head mismatch)")
-    return ChainCheck(checked)
+
+    heads = {h.chain: h for h in RecordChainHead.objects.all()}
+    for chain in sorted(set(walks) | set(heads) | set(wanted)):
+        walk = walks.get(chain) or _Walk(chain, set())
+        chain_problems = [walk.problem] if walk.problem else []
+        head = heads.get(chain)
+        if head is not None and (head.last_seq, head.last_hash) != (walk.last_seq, walk.previous):
+            kind = "truncated" if head.last_seq > walk.last_seq else "rewritten"
+            what = (
+                "the newest rows are missing"
+                if kind == "truncated"
+                else "the newest row is not the one its head names"
+            )
+            chain_problems.append(
+                Problem(
+                    chain, None, kind,
+                    f"chain {chain}: {'truncated' if kind == 'truncated' else 'head mismatch'}: "
+                    f"its head names seq {head.last_seq}, the chain ends at seq {walk.last_seq} "
+                    f"({what})",
+                )
+            )  # fmt: skip
+        # The newest claim first; each kind named once per chain.
+        named = set()
+        signed = sorted(
+            (c for c in checkpoints if chain in c.heads), key=lambda c: -c.heads[chain][0]
+        )
+        for checkpoint in signed:
+            seq, signed_hash = checkpoint.heads[chain]
+            if walk.last_seq < seq:
+                if "truncated" in named:
+                    continue
+                named.add("truncated")
+                chain_problems.append(
+                    Problem(
+                        chain, None, "truncated",
+                        f"chain {chain}: truncated: {checkpoint.name} signed seq {seq}, "
+                        f"the chain ends at seq {walk.last_seq}",
+                    )
+                )  # fmt: skip
+            elif walk.hashes.get(seq) != signed_hash and "rewritten" not in named:
+                named.add("rewritten")
+                chain_problems.append(
+                    Problem(
+                        chain, None, "rewritten",
+                        f"chain {chain}: rewritten: the row at seq {seq} is not the one "
+                        f"{checkpoint.name} signed",
+                    )
+                )  # fmt: skip
+        problems.extend(chain_problems)
+    problems.extend(checkpoint_problems)
+    return ChainCheck(checked, tuple(problems), len(walks), len(checkpoints))

@@ -39,3 +39,12 @@ def remind_sharing_customers():
 def answer_sandbox_requests():
     """The sandbox's scripted customers whose answer a lost task did not give."""
     return {"sandbox_answered": sandbox_answers_run(now=timezone.now())}
+
+
+@shared_task
+def seal_record_checkpoint():
+    """Sign every chain's head now and file it outside the database (issue 16)."""
+    from .checkpoints import record_checkpoint_seal
+
+    checkpoint = record_checkpoint_seal(now=timezone.now())
+    return {"record_checkpoint": checkpoint.pk}

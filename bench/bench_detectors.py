@@ -147,12 +147,14 @@ def _load_agreements(count, start, seconds):
 
 
 def _load_records(start):
-    # Hashes are stand-ins (unique, not chained): the detectors never read them.
+    # Hashes are stand-ins (unique, not chained, on no real chain: -1): the detectors never
+    # read them.
     _step("records (request + decision)", """
         INSERT INTO affirmations_record (created_at, event, agreement_id, csp_id, actor_type,
-            actor, ip, user_agent, details, previous_hash, hash)
+            actor, ip, user_agent, details, previous_hash, hash, chain, seq, hash_version)
         SELECT r.at, r.event, a.id, a.csp_id, r.actor_type, '', r.ip, '', '{}', '',
-               encode(sha256((a.id || ':' || r.event)::bytea), 'hex')
+               encode(sha256((a.id || ':' || r.event)::bytea), 'hex'),
+               -1, a.id * 2 + (r.event <> 'request_created')::int, 2
         FROM affirmations_agreement a
         CROSS JOIN LATERAL (VALUES
             (a.created_at, 'request_created', 'csp', NULL::inet),

@@ -229,6 +229,20 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+# The record's signed checkpoints (issue 16): the Ed25519 private key (base64
+# of the 32 raw bytes, or PEM) is never in the database; production (DEBUG
+# off) refuses to seal without it, development and tests derive one from
+# SECRET_KEY. The public key (default: derived from the private one) is what
+# verify_records needs. Each checkpoint is appended to the file (put it where
+# the database login cannot rewrite it) and emailed to COMMITTEE_EMAIL.
+RECORD_CHECKPOINT_SIGNING_KEY = env.str("RECORD_CHECKPOINT_SIGNING_KEY", default="")
+RECORD_CHECKPOINT_PUBLIC_KEY = env.str("RECORD_CHECKPOINT_PUBLIC_KEY", default="")
+RECORD_CHECKPOINT_DEV_KEY = DEBUG or TESTING
+RECORD_CHECKPOINT_FILE = env.str(
+    "RECORD_CHECKPOINT_FILE", default=str(VAR_DIR / "record-checkpoints.jsonl")
+)
+RECORD_CHECKPOINT_EVERY = env_int("RECORD_CHECKPOINT_EVERY", 3600, minimum=60)
+
 # Periodic jobs (R24), by task name and interval in seconds. Beat runs them on
 # this schedule; ``manage.py run_jobs`` runs each once, now. Every sweep selects
 # by due-date columns, so a missed run simply catches up on the next.
@@ -240,6 +254,7 @@ PERIODIC_JOBS = {
     "affirmations.tasks.time_out_unanswered_renewals": 300,
     "affirmations.tasks.remind_sharing_customers": 3600,
     "affirmations.tasks.answer_sandbox_requests": 60,
+    "affirmations.tasks.seal_record_checkpoint": RECORD_CHECKPOINT_EVERY,
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
     "data_access.tasks.announce_left_behind_data": 600,

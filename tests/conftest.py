@@ -1,6 +1,8 @@
 """Shared fixtures. Personas and frozen clocks live here; apps add their own in
 ``tests/<app>/conftest.py``."""
 
+import uuid
+
 import pytest
 from celery import current_app
 
@@ -21,6 +23,17 @@ def _celery_runs_inline(settings):
 def _fast_password_hashing(settings):
     # Staff logins in admin tests would otherwise spend ~0.3 s on PBKDF2 each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def _record_checkpoint_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("record-checkpoints")
+
+
+@pytest.fixture(autouse=True)
+def _own_record_checkpoint_file(settings, _record_checkpoint_dir):
+    # Each test files (and verify_records reads) its own checkpoints (issue 16).
+    settings.RECORD_CHECKPOINT_FILE = str(_record_checkpoint_dir / f"{uuid.uuid4().hex}.jsonl")
 
 
 @pytest.fixture(autouse=True)
