@@ -391,7 +391,7 @@ class CommissionDirective(models.Model):
         permissions = [("carry_out_commissiondirective", "Can carry out Commission directives")]
 
     def __str__(self):
-        return f"{self.reference}: {self.get_action_display()} CSP {self.csp_id}"
+        return f"{self.reference}: {self.get_action_display()} {self.csp}"
 
     @property
     def ready_to_carry_out(self):

@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from affirmations.models import AgreementPremise, AgreementStatus
 from affirmations.services import CooldownActive
@@ -442,6 +443,34 @@ def _flag_siblings_close(flag, *, action, actor, reason, now):
     return closed
 
 
+def report_flag(report):
+    """The red flag a customer report is decided through: the one it opened, or
+    the one from the same source it joined (``_report_flag_add``)."""
+    own = RedFlag.objects.filter(report=report).first()
+    if own is not None:
+        return own
+    joined = RedFlag.objects.filter(
+        csp_id=report.csp_id, detector=REPORT_DETECTOR,
+        window_start__lte=report.created_at, window_end__gte=report.created_at,
+    ).order_by("pk")  # fmt: skip
+    for flag in joined:
+        if report.pk in (flag.evidence.get("figures", {}).get("report_ids") or []):
+            return flag
+    return None
+
+
+def report_decide(*, report, uphold, actor, reason, now):
+    """Uphold or dismiss a customer report from its own page: the same decision
+    as upholding or dismissing its flag (``flag_uphold`` / ``flag_dismiss``),
+    which decides every report on that flag. Raises ``FlagTransitionError``
+    when the flag is decided already (or the report has none)."""
+    flag = report_flag(report)
+    if flag is None:
+        raise FlagTransitionError(f"Report {report.pk} has no red flag to decide.")
+    service = flag_uphold if uphold else flag_dismiss
+    return service(flag=flag, actor=actor, reason=reason, now=now)
+
+
 def _with_flag(reason, flag):
     return f"{reason} (red flag {flag.pk}: {flag.summary})"
 
@@ -496,7 +525,11 @@ def directive_carry_out(*, directive, actor, now):
                 f"{locked.reference} (entered by {actor.label})", entered_by=actor.user
             )
             csp_enforce_revoke(csp=locked.csp, actor=commission, reason=reason, now=now)
-        outcome = f"{locked.get_action_display()} carried out {now:%Y-%m-%d %H:%M %Z}."
+        # Read by staff: in Central time (CST/CDT), like every time they read.
+        outcome = (
+            f"{locked.get_action_display()} carried out "
+            f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}."
+        )
         CommissionDirective.objects.filter(pk=locked.pk).update(
             carried_out_at=now, carried_out_by=actor.user, outcome=outcome
         )
