@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from premises.models import TermPolicy
 from smt_portal.actors import Actor
 from smt_portal.calendar import date_in_words, deadline_in_words, renewal_term_end, term_end
 from smt_portal.client_ip import client_ip
@@ -26,7 +27,7 @@ from smt_portal.client_ip import client_ip
 from . import services
 from .forms import AffirmationForm
 from .language import page_language
-from .models import AgreementLink, RenewalKind
+from .models import AgreementLink, LinkPurpose, RenewalKind
 from .rules import affirmation_state, renewal_state, termination_state
 
 MAX_LINKS_IN_SESSION = 10
@@ -162,7 +163,7 @@ def _affirmation_render(request, link, *, form=None, notice="", status=200):
         "link": link,
         "agreement": agreement,
         "csp": agreement.csp,
-        "premises": agreement.premises.all(),
+        "premises": list(agreement.premises.all()),
         "state": state,
         "notice": notice,
         "page_path": reverse("affirmations:affirmation"),
@@ -170,8 +171,10 @@ def _affirmation_render(request, link, *, form=None, notice="", status=200):
     }
     if state in ("pending", "provider_unavailable"):
         context.update(_pending_context(agreement, language, now, form))
+        context["long_term"] = _long_term(agreement, context["premises"])
     if state == "decided":
         context.update(_decided_context(agreement, language))
+        context["can_stop"] = _termination_link_of(agreement, now) is not None
     template = "affirmations/affirm_%s.html" % ("timed_out" if state == "timed_out" else "page")
     if state == "timed_out":
         status = 410
@@ -189,6 +192,32 @@ def _pending_context(agreement, language, now, form):
         "term_end_if_now_words": deadline_in_words(term_end(now, agreement.term_months), language),
         "data_from_words": date_in_words(services.data_window_from(now=now), language),
     }
+
+
+def _long_term(agreement, premises):
+    """Why a term beyond the standard limit is allowed (R11): every premise is
+    large commercial. ``None`` when the term is within the standard limit."""
+    policy = TermPolicy.current()
+    if agreement.term_months <= policy.standard_max_months or not premises:
+        return None
+    if not all(p.large_commercial for p in premises):
+        return None
+    return {
+        "standard": policy.standard_max_months,
+        "large": max(policy.large_commercial_max_months, agreement.term_months),
+        "kwh": int(policy.large_commercial_threshold_kwh),
+    }
+
+
+def _termination_link_of(agreement, now):
+    """The agreement's latest emailed "Stop sharing" link, while it can still end it."""
+    if termination_state(agreement, now) != "active":
+        return None
+    return (
+        AgreementLink.objects.filter(agreement=agreement, purpose=LinkPurpose.TERMINATION)
+        .order_by("-pk")
+        .first()
+    )
 
 
 def _decided_context(agreement, language):
@@ -283,6 +312,39 @@ affirmation_opt_out = _decision_view(_opt_out, allowed=_SAYING_NO)
 affirmation_report_spam = _decision_view(_report_spam, allowed=_SAYING_NO)
 
 
+def _stop_view(kind):
+    """``/affirm/stop/`` and ``/renew/stop/``: "Changed your mind? Stop sharing now".
+
+    Only a browser that holds the agreement's affirmation (or renewal) link in
+    its session, that is, one that opened the emailed token, gets its
+    termination link too; the token itself is never shown. A GET changes
+    nothing but the session: the customer still confirms on ``/end/``.
+    """
+
+    @private
+    @require_safe
+    def view(request):
+        try:
+            pk = int(request.GET.get("link", ""))
+        except ValueError:
+            return link_not_found(request)
+        link = _session_link(request, kind, pk)
+        if link is None:
+            return link_not_found(request)
+        end_link = _termination_link_of(link.agreement, timezone.now())
+        if end_link is None:
+            return HttpResponseRedirect(reverse(_PAGES[kind]))
+        _remember(request, "termination", end_link)
+        return HttpResponseRedirect(reverse("affirmations:termination"))
+
+    view.__name__ = f"{kind}_stop"
+    return view
+
+
+affirmation_stop = _stop_view("affirmation")
+renewal_stop = _stop_view("renewal")
+
+
 # --- The renewal (R12) -------------------------------------------------------------------
 
 
@@ -328,9 +390,12 @@ def _renewal_render(request, link, *, form=None, notice="", status=200):
         "deadline_words": deadline_in_words(renewal.expires_at, language),
         "term_end_words": deadline_in_words(agreement.term_end, language),
     }
+    if state == "renewed":
+        context["can_stop"] = _termination_link_of(agreement, now) is not None
     if state == "pending":
         new_end = renewal_term_end(agreement.term_end, renewal.term_months)
         context["new_term_end_words"] = deadline_in_words(new_end, language)
+        context["long_term"] = _long_term(agreement, list(context["premises"]))
         if renewal.kind == RenewalKind.FULL_AFFIRMATION:
             context.update(_pending_context(agreement, language, now, form))
     return render(request, "affirmations/renew_page.html", context, status=status)
