@@ -7,6 +7,7 @@ stored watt-hours exactly (no floating point): 1234 Wh is ``1.234``.
 """
 
 import json
+import sys
 
 from premises.espi import espi_daily_feed, espi_feed, espi_monthly_feed
 from premises.interval_feed import CONSUMPTION, INTERVAL_COLUMNS, SURPLUS, day_csv_rows
@@ -37,7 +38,8 @@ ACCEPTED = {
     "text/*": DataFormat.CSV,
 }
 
-# Days per chunk: one write to the socket per this many days.
+# Days per chunk: one write to the socket per this many days (JSON: per this many
+# times four, ~20 KB).
 DAYS_PER_CHUNK = 8
 
 
@@ -54,6 +56,19 @@ def _kwh_list(values) -> str:
     if values and 0 <= min(values) and max(values) < len(_KWH_TEXTS):
         return ",".join(map(_KWH_TEXTS.__getitem__, values))
     return ",".join(map(kwh_text, values))
+
+
+# Every int16's text by its bits read as unsigned (``_KWH_TEXTS`` then the negatives):
+# a stored int16 day (``pack_wh``) is formatted straight from its bytes.
+_KWH_TEXTS_U16 = _KWH_TEXTS + [kwh_text(wh) for wh in range(-(2**15), 0)]
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+def _kwh_json(values, packed) -> str:
+    """``values`` as kWh texts; from ``packed`` (their ``pack_wh`` bytes) when it holds int16s."""
+    if _LITTLE_ENDIAN and packed is not None and packed[0] == 2:
+        return ",".join(map(_KWH_TEXTS_U16.__getitem__, memoryview(packed)[1:].cast("H")))
+    return _kwh_list(values)
 
 
 def _head(esi_id, start, end, extra=""):
@@ -83,17 +98,20 @@ def intervals_json(*, esi_id, start, end, days):
         separator = ""
         for stored in days:
             surplus = (
-                f',"surplus_kwh":[{_kwh_list(stored.surplus_wh)}]' if stored.surplus_wh else ""
+                f',"surplus_kwh":[{_kwh_json(stored.surplus_wh, stored.surplus_packed)}]'
+                if stored.surplus_wh
+                else ""
             )
             estimated = ",".join(map(str, stored.estimated))
             yield (
-                f'{separator}{{"date":"{stored.day}","kwh":[{_kwh_list(stored.wh)}],'
+                f'{separator}{{"date":"{stored.day}",'
+                f'"kwh":[{_kwh_json(stored.wh, stored.wh_packed)}],'
                 f'"estimated":[{estimated}]{surplus},'
                 f'"revision_at":"{stored.revision_at.astimezone(CENTRAL).isoformat()}"}}'
             )
             separator = ","
 
-    yield from _chunked(entries())
+    yield from _chunked(entries(), per_chunk=DAYS_PER_CHUNK * 4)
     yield "]}"
 
 

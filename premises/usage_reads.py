@@ -26,6 +26,10 @@ class StoredDay:
     estimated: list  # zero-based indexes into ``wh``
     surplus_wh: list | None
     revision_at: datetime
+    # The readings as stored (``pack_wh``), when read from the store: a writer may
+    # format them without going through the lists.
+    wh_packed: bytes | None = None
+    surplus_packed: bytes | None = None
 
 
 class _Stamped:
@@ -55,11 +59,13 @@ class _Stamped:
     def days(self) -> Iterator[StoredDay]:
         for day, wh, estimated, surplus_wh, revision_at in self.rows:
             yield StoredDay(
-                day=day,
-                wh=unpack_wh(wh),
-                estimated=unpack_flags(estimated),
-                surplus_wh=unpack_wh(surplus_wh) if surplus_wh else None,
-                revision_at=revision_at,
+                day,
+                unpack_wh(wh),
+                unpack_flags(estimated) if estimated else [],
+                unpack_wh(surplus_wh) if surplus_wh else None,
+                revision_at,
+                wh,
+                surplus_wh or None,
             )
 
 
