@@ -33,7 +33,7 @@ from premises.models import (
     RetailElectricProvider,
     Tdu,
 )
-from premises.services import occupants_changed_notify
+from premises.services import occupants_changed_notify, premises_usage_peaks_refresh
 from smt_portal.calendar import CENTRAL
 
 CHUNK_SIZE = 2000
@@ -333,7 +333,7 @@ def usage_feed_import(*, path, now):
     counts = UsageImportCounts()
     with transaction.atomic():
         for chunk in _chunks(_valid_rows(path, USAGE_COLUMNS, parse), CHUNK_SIZE):
-            _usage_chunk_apply(chunk, counts=counts)
+            _usage_chunk_apply(chunk, counts=counts, now=now)
     return counts
 
 
@@ -415,7 +415,7 @@ def _premise_ids(esi_ids):
     return dict(Premise.objects.filter(esi_id__in=esi_ids).values_list("esi_id", "id"))
 
 
-def _usage_chunk_apply(chunk, *, counts):
+def _usage_chunk_apply(chunk, *, counts, now):
     premise_ids = _premise_ids({row.esi_id for _, row in chunk})
     missing = [
         (line, f"unknown ESI ID {row.esi_id}")
@@ -444,6 +444,9 @@ def _usage_chunk_apply(chunk, *, counts):
     MonthlyUsage.objects.bulk_create(
         writes, update_conflicts=True, unique_fields=["premise", "month"], update_fields=["kwh"]
     )
+    # Every premise of the feed gets its peak of the current window stored
+    # (premise authentication then reads no usage), written rows or not.
+    premises_usage_peaks_refresh(premises=premise_ids.values(), now=now)
 
 
 # --- Reading CSV ----------------------------------------------------------------

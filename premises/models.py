@@ -70,6 +70,17 @@ class Premise(models.Model):
     # The current customer's move-in date (the TDU's feed): an agreement made
     # before it was made by someone who no longer lives here (glossary, B13).
     occupant_since = models.DateField(null=True, blank=True)
+    # The highest monthly kWh of the 12 billing months before
+    # ``usage_peak_window_end`` (NULL when none has usage), computed by
+    # ``premises.services.premises_usage_peaks_refresh`` after every usage
+    # import so that premise authentication reads no usage rows. Any write to
+    # this premise's MonthlyUsage clears ``usage_peak_window_end`` (database
+    # triggers, migration 0012), and the classification reads the usage itself
+    # whenever the stored window is not the one of its ``now``: never stale.
+    usage_peak_kwh = models.DecimalField(
+        max_digits=12, decimal_places=3, null=True, blank=True, editable=False
+    )
+    usage_peak_window_end = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

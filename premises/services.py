@@ -13,8 +13,19 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db import transaction
-from django.db.models import DecimalField, Max, OuterRef, Subquery
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    DecimalField,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from premises.models import (
     AuthenticationFailure,
@@ -47,7 +58,11 @@ def usage_window(*, now: datetime) -> tuple[date, date]:
 
 
 def _peak_kwh_subquery(*, now: datetime) -> Subquery:
-    """Per premise (``OuterRef("pk")``): the highest monthly kWh in the window, or NULL."""
+    """Per premise (``OuterRef("pk")``): the highest monthly kWh in the window, or NULL.
+
+    Read from the usage rows themselves: the definition the stored peak
+    (``premises_usage_peaks_refresh``) is computed by.
+    """
     first, end = usage_window(now=now)
     peak = (
         MonthlyUsage.objects.filter(premise=OuterRef("pk"), month__gte=first, month__lt=end)
@@ -56,7 +71,57 @@ def _peak_kwh_subquery(*, now: datetime) -> Subquery:
         .annotate(peak=Max("kwh"))
         .values("peak")
     )
-    return Subquery(peak, output_field=DecimalField(max_digits=12, decimal_places=3))
+    return Subquery(peak, output_field=_KWH)
+
+
+_KWH = DecimalField(max_digits=12, decimal_places=3)
+
+
+def usage_peak(*, monthly_kwh, now: datetime):
+    """``_peak_kwh_subquery`` for usage still in memory (``{month: kWh}``), for a
+    writer that stores the peak with the premise (``generate_premises``)."""
+    first, end = usage_window(now=now)
+    return max((kwh for month, kwh in monthly_kwh.items() if first <= month < end), default=None)
+
+
+def _peak_kwh(*, now: datetime) -> Case:
+    """Per premise: the peak of the window of ``now``, as ``_peak_kwh_subquery``
+    gives it, but read from the premise row when it was stored for that window
+    (the usage is read only for a premise whose stored peak is of another window
+    or was cleared by a usage write), and not at all for a non-commercial premise,
+    whose classification does not depend on it."""
+    _, end = usage_window(now=now)
+    return Case(
+        When(~Q(customer_class=CustomerClass.COMMERCIAL), then=Value(None, output_field=_KWH)),
+        When(usage_peak_window_end=end, then=F("usage_peak_kwh")),
+        default=_peak_kwh_subquery(now=now),
+        output_field=_KWH,
+    )
+
+
+def premises_usage_peaks_refresh(*, premises=None, now: datetime) -> int:
+    """Store each premise's peak of the window of ``now`` (all premises when
+    ``premises`` is None, else that queryset of premises or those ids), in one
+    UPDATE; callers with millions of premises pass them in slices.
+
+    Run by every usage writer after its writes (``import_usage``,
+    ``generate_premises``), and monthly for all premises (``refresh_usage_peaks``),
+    since the window moves with the month. Returns the number of premises updated.
+    """
+    _, end = usage_window(now=now)
+    if premises is None:
+        rows = Premise.objects.all()
+    elif isinstance(premises, QuerySet):
+        rows = premises
+    else:
+        rows = Premise.objects.filter(pk__in=list(premises))
+    with transaction.atomic(savepoint=False):
+        if connection.features.has_select_for_update:
+            # Lock first, then read the usage in a second statement: its snapshot
+            # sees every usage write committed before the locks were granted, and
+            # a later write's trigger waits for this transaction, then clears.
+            list(rows.select_for_update().values_list("pk", flat=True))
+        return rows.update(usage_peak_kwh=_peak_kwh_subquery(now=now), usage_peak_window_end=end)
 
 
 def _is_large_commercial(*, customer_class: str, peak_kwh, policy: TermPolicy) -> bool:
@@ -78,7 +143,7 @@ def premises_large_commercial(
     policy = policy or TermPolicy.current()
     rows = (
         Premise.objects.filter(pk__in=list(premise_ids))
-        .annotate(peak_kwh=_peak_kwh_subquery(now=now))
+        .annotate(peak_kwh=_peak_kwh(now=now))
         .values_list("pk", "customer_class", "peak_kwh")
     )
     return {
@@ -274,7 +339,7 @@ def _premises_for_authentication(
         .select_related("rep_of_record")
         .annotate(
             active_meter_number=Subquery(active_meter),
-            peak_kwh=_peak_kwh_subquery(now=now),
+            peak_kwh=_peak_kwh(now=now),
         )
     )
     return {premise.esi_id: premise for premise in rows}

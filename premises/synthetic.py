@@ -45,6 +45,7 @@ from premises.models import (
     RetailElectricProvider,
     Tdu,
 )
+from premises.services import premises_usage_peaks_refresh, usage_peak, usage_window
 from smt_portal.calendar import CENTRAL
 
 RESIDENTIAL = CustomerClass.RESIDENTIAL.value
@@ -362,35 +363,22 @@ def _write_orm(premises, *, months, now):
         for row, p in zip(created, premises, strict=True)
         for month, kwh in zip(months, p.kwh, strict=True)
     )
+    premises_usage_peaks_refresh(premises=[row.pk for row in created], now=now)
 
 
 def _write_copy(premises, *, months, now):
-    """COPY in PostgreSQL's text format; ids come from the premise sequence first."""
+    """COPY in PostgreSQL's text format; ids come from the premise sequence first.
+
+    The usage goes in before its premises (the foreign keys are checked at
+    commit): the trigger that clears a premise's stored peak on a usage write
+    then finds no premise to clear, and each premise row is written once, with
+    its peak (``usage_peak``) already in it, instead of being updated twice.
+    """
     if not premises:
         return
     with connection.cursor() as cursor:
         ids = _reserve_ids(cursor, Premise, len(premises))
         stamp = now.isoformat()
-        _copy(
-            cursor,
-            Premise,
-            ["id", "esi_id", "tdu", "rep_of_record", "customer_class", "service_address"]
-            + ["created_at", "updated_at"],
-            (
-                f"{pk}\t{p.esi_id}\t{p.tdu_id}\t{p.rep_id}\t{p.customer_class}\t"
-                f"{_copy_text(p.service_address)}\t{stamp}\t{stamp}\n"
-                for pk, p in zip(ids, premises, strict=True)
-            ),
-        )
-        _copy(
-            cursor,
-            Meter,
-            ["premise", "number", "installed_on"],
-            (
-                f"{pk}\t{p.meter_number}\t{p.installed_on}\n"
-                for pk, p in zip(ids, premises, strict=True)
-            ),
-        )
         month_texts = [month.isoformat() for month in months]
         _copy(
             cursor,
@@ -402,6 +390,40 @@ def _write_copy(premises, *, months, now):
                 for month, kwh in zip(month_texts, p.kwh, strict=True)
             ),
         )
+        _, window_end = usage_window(now=now)
+        peaks = [_stored_peak(p, months=months, now=now) for p in premises]
+        _copy(
+            cursor,
+            Premise,
+            ["id", "esi_id", "tdu", "rep_of_record", "customer_class", "service_address"]
+            + ["created_at", "updated_at", "usage_peak_kwh", "usage_peak_window_end"],
+            (
+                f"{pk}\t{p.esi_id}\t{p.tdu_id}\t{p.rep_id}\t{p.customer_class}\t"
+                f"{_copy_text(p.service_address)}\t{stamp}\t{stamp}\t{peak}\t{window_end}\n"
+                for pk, p, peak in zip(ids, premises, peaks, strict=True)
+            ),
+        )
+        _copy(
+            cursor,
+            Meter,
+            ["premise", "number", "installed_on"],
+            (
+                f"{pk}\t{p.meter_number}\t{p.installed_on}\n"
+                for pk, p in zip(ids, premises, strict=True)
+            ),
+        )
+
+
+def _stored_peak(candidate, *, months, now):
+    """The candidate's peak as COPY text (``\\N`` for none). Each kWh text is
+    paired with its float so the comparison is cheap and the text exact."""
+    peak = usage_peak(
+        monthly_kwh={
+            month: (float(kwh), kwh) for month, kwh in zip(months, candidate.kwh, strict=True)
+        },
+        now=now,
+    )
+    return "\\N" if peak is None else peak[1]
 
 
 def _reserve_ids(cursor, model, count):
