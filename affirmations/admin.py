@@ -10,20 +10,30 @@ A published disclosure version is never edited: staff add a new version.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 
 from premises.identifiers import InvalidIdentifier, normalize_esi_id
 from smt_portal.admin_actions import permission_check, reason_form, reason_page, staff_actor
 
 from . import services
+from .checkpoints import CheckpointKeyMissing, record_checkpoint_seal
 from .exports import records_csv, records_for, records_json
 from .holidays import holiday_add, holiday_remove
-from .models import Agreement, AgreementPremise, Disclosure, EndedBy, Holiday, Record
+from .models import (
+    Agreement,
+    AgreementPremise,
+    Disclosure,
+    EndedBy,
+    Holiday,
+    Record,
+    RecordCheckpoint,
+)
 
 
 class ReadOnlyMixin:
@@ -221,6 +231,55 @@ class RecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/affirmations/record/export.html", context)
+
+
+@admin.register(RecordCheckpoint)
+class RecordCheckpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The signed checkpoints of the record (issue 16), read-only. The copies
+    that count are outside the database (the checkpoint file, the committee's
+    mailbox); ``seal_recordcheckpoint`` seals one now, beside the periodic job."""
+
+    list_display = ("id", "sealed_at", "chain_count", "filed_at")
+    fields = ("sealed_at", "heads", "line", "filed_at")
+    has_seal_permission = permission_check("affirmations.seal_recordcheckpoint")
+
+    @admin.display(description="chains")
+    def chain_count(self, checkpoint):
+        return len(checkpoint.heads)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_seal": self.has_seal_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        seal = path(
+            "seal/",
+            self.admin_site.admin_view(self.seal_view),
+            name="affirmations_recordcheckpoint_seal",
+        )
+        return [seal, *super().get_urls()]
+
+    def seal_view(self, request):
+        if not self.has_seal_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                checkpoint = record_checkpoint_seal(now=timezone.now())
+            except CheckpointKeyMissing as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Checkpoint #{checkpoint.pk} sealed and filed.", messages.SUCCESS
+                )
+            return HttpResponseRedirect(reverse("admin:affirmations_recordcheckpoint_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Seal a checkpoint of the record",
+            "committee_email": settings.COMMITTEE_EMAIL,
+            "last": RecordCheckpoint.objects.first(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/affirmations/recordcheckpoint/seal.html", context)
 
 
 @admin.action(description="Remove selected holidays", permissions=["manage"])

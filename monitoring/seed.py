@@ -61,6 +61,8 @@ ROLE_PERMISSIONS = {
         "csp_registry.enforce_csp",
         "affirmations.revoke_agreement",
         "affirmations.manage_holiday",
+        "affirmations.view_recordcheckpoint",
+        "affirmations.seal_recordcheckpoint",
         "csp_registry.view_apikey",
         "csp_registry.issue_apikey",
         "csp_registry.revoke_apikey",
@@ -85,6 +87,7 @@ ROLE_PERMISSIONS = {
         "affirmations.view_agreement",
         *_ACCOUNTS_READ,
         "affirmations.export_record",
+        "affirmations.view_recordcheckpoint",
         *_WEBHOOKS_READ,
     ],
 }

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 
-from affirmations.models import Agreement, Holiday, Record
+from affirmations.models import Agreement, Holiday, Record, RecordCheckpoint
 from csp_registry.events import EventDraft, events_emit
 from csp_registry.models import ApiKey, Csp, CspStatus
 from monitoring.models import CommissionDirective, MonitoringSettings, RedFlag
@@ -91,6 +91,7 @@ EDITS = {
 # Admin URLs beyond Django's five per model, and who may open them.
 CUSTOM_URLS = {
     "affirmations_record_export": {COMMITTEE, AUDITOR, SUPERUSER},
+    "affirmations_recordcheckpoint_seal": {COMMITTEE, SUPERUSER},
     "auth_user_password_change": {SUPERUSER},
 }
 
@@ -371,6 +372,20 @@ def test_the_export_button_shows_only_for_the_roles_allowed(people, role):
     else:
         shown = export in response.content.decode()
         assert shown == (role in CUSTOM_URLS["affirmations_record_export"]), role
+
+
+@pytest.mark.parametrize("role", EVERYONE)
+def test_only_the_roles_allowed_seal_a_record_checkpoint_and_see_its_button(people, world, role):
+    allowed = role in CUSTOM_URLS["affirmations_recordcheckpoint_seal"]
+    client = _client(people[role])
+    listing = client.get(reverse("admin:affirmations_recordcheckpoint_changelist"))
+    seal = reverse("admin:affirmations_recordcheckpoint_seal")
+    if listing.status_code == 200:
+        assert (seal in listing.content.decode()) == allowed
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        response = client.post(seal)
+    assert response.status_code == (302 if allowed else 403)
+    assert RecordCheckpoint.objects.exists() == allowed
 
 
 @pytest.mark.parametrize("role", EVERYONE)
