@@ -14,7 +14,7 @@ Thresholds named ``min_*`` are met at that value: ``min_decisions_per_ip =
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -30,13 +30,18 @@ from affirmations.models import Agreement, Record, RecordEvent
 from affirmations.rules import access_granted_at_sql
 from csp_registry.models import ApiRequestLog
 from data_access.models import DataAccessLog
+from smt_portal.calendar import CENTRAL
 
 from .models import PremiseAuthenticationAttempt, RedFlagKind, Severity
 from .sql import IpInRanges, IpNetwork
 
 SAMPLE_SIZE = 5
-# Windows are aligned to this Monday so that weekly windows start on Mondays.
-WINDOW_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
+# Windows are Central days (staff read every time in Central): day and week
+# windows start at Central midnight, counted in calendar days from this Monday
+# so weekly windows start on Mondays; windows shorter than a day start at
+# their Central day's midnight and never cross the next one.
+WINDOW_EPOCH_DAY = date(2001, 1, 1)
+ONE_DAY = timedelta(days=1)
 # A customer's mailbox at one of these is not "the CSP's own domain", even
 # when the CSP registered a contact address there.
 PUBLIC_MAIL_DOMAINS = frozenset(
@@ -46,21 +51,52 @@ PUBLIC_MAIL_DOMAINS = frozenset(
 DECISION_EVENTS = (RecordEvent.OPTED_IN, RecordEvent.OPTED_OUT, RecordEvent.REPORTED_SPAM)
 
 
+def central_midnight(day):
+    """The instant (UTC) a Central calendar day begins; midnight is never in
+    a DST gap or overlap in America/Chicago (changes happen at 02:00)."""
+    return datetime.combine(day, time(), tzinfo=CENTRAL).astimezone(UTC)
+
+
+WINDOW_EPOCH = central_midnight(WINDOW_EPOCH_DAY)
+
+
 @dataclass(frozen=True)
 class Window:
+    """``[start, end)``, in UTC. ``length`` is the setting it was aligned
+    for; a day is a Central calendar day, 23 or 25 hours long at DST changes."""
+
     start: datetime
     end: datetime
+    length: timedelta | None = field(default=None, compare=False)
 
     @classmethod
     def containing(cls, moment, length):
-        """The aligned window of ``length`` that contains ``moment``."""
-        steps = (moment - WINDOW_EPOCH) // length
-        start = WINDOW_EPOCH + steps * length
-        return cls(start, start + length)
+        """The aligned window of ``length`` that contains ``moment``:
+
+        - whole days (1 day, 7 days): from Central midnight to Central midnight,
+          the days counted from ``WINDOW_EPOCH_DAY``;
+        - less than a day: steps of ``length`` from the Central day's midnight,
+          the last one cut at the next midnight;
+        - anything else: steps of ``length`` from ``WINDOW_EPOCH``.
+        """
+        day = moment.astimezone(CENTRAL).date()
+        if length >= ONE_DAY and length % ONE_DAY == timedelta(0):
+            days = length // ONE_DAY
+            first = WINDOW_EPOCH_DAY + ((day - WINDOW_EPOCH_DAY).days // days) * timedelta(days)
+            return cls(central_midnight(first), central_midnight(first + length), length)
+        if length < ONE_DAY:
+            midnight, next_midnight = central_midnight(day), central_midnight(day + ONE_DAY)
+            start = midnight + ((moment - midnight) // length) * length
+            return cls(start, min(start + length, next_midnight), length)
+        start = WINDOW_EPOCH + ((moment - WINDOW_EPOCH) // length) * length
+        return cls(start, start + length, length)
 
     def previous(self):
-        length = self.end - self.start
-        return Window(self.start - length, self.start)
+        """The aligned window just before this one."""
+        if self.length is None:
+            length = self.end - self.start
+            return Window(self.start - length, self.start)
+        return Window.containing(self.start - timedelta(microseconds=1), self.length)
 
     def bounds(self, column="created_at"):
         return {f"{column}__gte": self.start, f"{column}__lt": self.end}
