@@ -42,6 +42,7 @@ from premises.feeds import (
 )
 from premises.identifiers import normalize_esi_id
 from premises.intervals import (
+    WH_LIMIT,
     IntervalError,
     end_matches,
     interval_end_wall,
@@ -117,7 +118,7 @@ def interval_feed_import(*, path, now, on_progress=None, on_phase=None):
 
     The days written are recorded under one batch (``IntervalWrite``), whose
     subscribers are told once the import committed. PostgreSQL first tries the
-    set-based import (``_pg_import``); a file it cannot vouch for line by line
+    streamed or the set-based import (``_pg_import``); a file it cannot vouch for line by line
     (any bad or unusual line) is read again by the Python validator, which
     names each bad line. ``on_progress(lines)`` counts the lines read (by COPY,
     then by Python if it reads them again); ``on_phase(text)`` names each step.
@@ -600,6 +601,19 @@ def _flags_sql(low, high):
 
 
 def _pg_import(path, *, today, now, on_progress, on_phase=None):
+    """Store a file without parsing it line by line in Python; ``(counts, batch)`` or
+    ``_LineByLine``: a file with SMT's own header goes through ``_pg_import_streamed``,
+    any other (columns reordered, renamed in case, extra ones) through ``_pg_import_sql``."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_STREAMED_HEADER) + 8)
+    if _STREAMED_HEADER_LINE.match(head.removeprefix(b"\xef\xbb\xbf")):
+        return _pg_import_streamed(
+            path, today=today, now=now, on_progress=on_progress, on_phase=on_phase
+        )
+    return _pg_import_sql(path, today=today, now=now, on_progress=on_progress, on_phase=on_phase)
+
+
+def _pg_import_sql(path, *, today, now, on_progress, on_phase=None):
     """COPY, check and store a file in SQL; ``(counts, batch)`` or ``_LineByLine``."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -817,6 +831,189 @@ def _pg_stage_days_sql():
         "RETURNING surplus_wh IS NOT NULL AS surplus) "
         "SELECT count(*), count(*) FILTER (WHERE surplus) FROM staged"
     )
+
+
+# --- PostgreSQL: the streamed import ---------------------------------------------------
+#
+# A file with SMT's header, written as SMT writes it (``day_csv_rows``: a day's
+# lines together, consumption then surplus generation, in elapsed-time order,
+# ``123.456`` kWh, ``A``/``E``, one revision per day), is read in large blocks
+# and matched a whole day at a time by one regular expression per kind of day
+# (92, 96 or 100 intervals: the start and end times of each line are written
+# into it, the ESI ID, date and revision of the first line must repeat on the
+# others), so Python does no work per line: the readings are taken out of the
+# day's text at once and encoded by ``pack_wh`` / ``pack_flags`` themselves (the
+# bytes are the Python path's by construction). The days, ~200 bytes each, are
+# COPYed into the staging table and upserted as by the other paths. Anything the
+# expressions do not match (a bad line, or only an unusual one: quotes, spaces,
+# another kWh notation, lines out of order, a blank line), an unknown ESI ID or
+# a day given twice rolls the attempt back and the file is read line by line.
+
+_STREAMED_HEADER = ",".join(INTERVAL_COLUMNS).encode()
+_STREAMED_HEADER_LINE = re.compile(re.escape(_STREAMED_HEADER) + rb"\r?\n")
+_STREAMED_BLOCK = 1 << 22  # bytes read at a time
+_STREAMED_DAY_MAX = 1 << 16  # more than any good day's lines (200 lines of ~100 bytes)
+_STREAMED_CHUNK = 4_000  # days per premise look-up and COPY
+_STREAMED_ESTIMATED = re.compile(b"E")
+
+
+@lru_cache(maxsize=8)
+def _streamed_pattern(intervals):
+    """The expression of a whole day with these intervals ``((start, end, end), …)``:
+    groups ``c`` (the consumption lines), ``e`` (ESI ID), ``d`` (date), ``r``
+    (revision), then each consumption line's kWh and flag, ``s`` (the surplus
+    generation lines, if any), then each of their kWh and flag."""
+
+    def block(kind, first):
+        lines = []
+        for index, (start, wall, plus) in enumerate(intervals):
+            if first and index == 0:
+                lead = (
+                    rb"(?P<e>10[0-9]{15}(?:[0-9]{5})?),(?P<d>[0-9]{2}/[0-9]{2}/[0-9]{4}),"
+                    rb"(?P<r>[0-9]{2}/[0-9]{2}/[0-9]{4}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?),"
+                )
+            else:
+                lead = rb"(?P=e),(?P=d),(?P=r),"
+            ends = re.escape(wall.encode()) + (
+                b"|" + re.escape(plus.encode()) if plus != wall else b""
+            )
+            lines.append(
+                lead
+                + re.escape(start.encode())
+                + b",(?:"
+                + ends
+                + rb"),([0-9]{1,7}\.[0-9]{3}),([AE]),"
+                + re.escape(kind.encode())
+                + rb"\r?\n"
+            )
+        return b"".join(lines)
+
+    return re.compile(
+        b"(?P<c>" + block(CONSUMPTION, True) + b")(?P<s>" + block(SURPLUS, False) + b")?"
+    )
+
+
+@lru_cache(maxsize=1_000)
+def _streamed_day(raw, today):
+    """The date and its day's expression, or None when the date needs the Python path."""
+    try:
+        day = _usage_date(raw.decode(), today)
+    except _BadRow:
+        return None
+    intervals = []
+    for index in range(intervals_in_day(day)):
+        start = f"{interval_start(day, index):%H:%M}"
+        minute = (int(start[:2]) * 60 + int(start[3:]) + 15) % 1440
+        intervals.append(
+            (start, interval_end_wall(day, index), f"{minute // 60:02d}:{minute % 60:02d}")
+        )
+    return day, len(intervals), _streamed_pattern(tuple(intervals))
+
+
+_streamed_revision = lru_cache(maxsize=10_000)(_revision)
+
+
+def _streamed_values(texts):
+    """The watt-hours of kWh texts ``123.456`` (already matched)."""
+    values = list(map(int, b",".join(texts).replace(b".", b"").split(b",")))
+    if max(values) > WH_LIMIT:
+        raise _LineByLine  # too large: the Python path names the line
+    return values
+
+
+def _streamed_days(path, *, today, on_progress):
+    """``(esi_id, day, wh, estimated, surplus_wh, revision_at)`` of each day of the
+    file, in file order; ``_LineByLine`` at the first thing not matched."""
+    with open(path, "rb") as handle:
+        buffer, eof = handle.read(_STREAMED_BLOCK).removeprefix(b"\xef\xbb\xbf"), False
+        header = _STREAMED_HEADER_LINE.match(buffer)
+        if header is None:
+            raise _LineByLine
+        position, lines = header.end(), 0
+        while True:
+            while not eof and len(buffer) - position < _STREAMED_DAY_MAX:
+                block = handle.read(_STREAMED_BLOCK)
+                if block:
+                    buffer, position = buffer[position:] + block, 0
+                else:
+                    eof = True
+                    if not buffer.endswith(b"\n"):
+                        buffer += b"\n"  # the last line may lack its line break
+            if position >= len(buffer):
+                break
+            first = buffer.find(b",", position, position + 24)
+            second = buffer.find(b",", first + 1, first + 12)
+            known = _streamed_day(buffer[first + 1 : second], today) if first > 0 < second else None
+            match = known and known[2].match(buffer, position)
+            if not match:
+                raise _LineByLine
+            position = match.end()
+            day, count, _ = known
+            groups = match.groups()  # c, e, d, r, (kWh, flag) × count, s, (kWh, flag) × count
+            surplus_at = 4 + 2 * count
+            flags = b"".join(groups[5:surplus_at:2])
+            yield (
+                groups[1].decode(),
+                day,
+                _streamed_values(groups[4:surplus_at:2]),
+                [found.start() for found in _STREAMED_ESTIMATED.finditer(flags)]
+                if b"E" in flags
+                else [],
+                _streamed_values(groups[surplus_at + 1 :: 2]) if groups[surplus_at] else None,
+                _streamed_revision(groups[3].decode()),
+            )
+            surplus = groups[surplus_at]
+            lines += count * (2 if surplus else 1)
+            if on_progress and lines >= CHUNK_SIZE:
+                on_progress(lines)
+                lines = 0
+        if on_progress and lines:
+            on_progress(lines)
+
+
+def _pg_import_streamed(path, *, today, now, on_progress, on_phase=None):
+    """Match, encode and COPY the days of a file as SMT writes it; ``(counts, batch)``
+    or ``_LineByLine``."""
+    on_phase = on_phase or (lambda text: None)
+    on_phase("reading and encoding the days")
+    counts, seen, known = IntervalImportCounts(), set(), {}
+    try:
+        with connection.cursor() as cursor:
+            _pg_staging_create(cursor)
+            days = _streamed_days(path, today=today, on_progress=on_progress)
+            for chunk in _chunks(days, _STREAMED_CHUNK):
+                wanted = {esi_id for esi_id, *_ in chunk} - known.keys()
+                if len(known) > 100_000:
+                    known.clear()
+                known.update(_premise_ids(wanted) if wanted else {})
+                rows = []
+                for esi_id, day, wh, estimated, surplus_wh, revision_at in chunk:
+                    premise_id = known.get(esi_id)
+                    key = (premise_id or 0) * 100_000 + day.toordinal() % 100_000
+                    if premise_id is None or key in seen:
+                        raise _LineByLine  # unknown, or a day given twice: named line by line
+                    seen.add(key)
+                    counts.readings += len(wh) + (len(surplus_wh) if surplus_wh else 0)
+                    rows.append(
+                        (
+                            premise_id,
+                            day,
+                            pack_wh(wh),
+                            pack_flags(estimated, len(wh)),
+                            pack_wh(surplus_wh) if surplus_wh is not None else None,
+                            revision_at,
+                            now,
+                        )
+                    )
+                _copy_staging(cursor, rows)
+            batch = uuid.uuid4()
+            on_phase("writing")
+            counts.days_written = _pg_staged_upsert(cursor, batch=batch, now=now)
+            counts.days_kept = len(seen) - counts.days_written
+            cursor.execute(f"DROP TABLE {_STAGING}")
+    except UnicodeDecodeError:
+        raise _LineByLine from None
+    return counts, batch
 
 
 def day_csv_rows(*, esi_id, day, wh, estimated=(), revision_at, kind=CONSUMPTION):
