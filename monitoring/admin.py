@@ -39,6 +39,13 @@ from smt_portal.admin_actions import permission_check, reason_form, reason_page,
 from . import services
 from .dashboard import DashboardQuery, dashboard_charts, dashboard_weeks, detector_runs
 from .detectors import DETECTORS
+from .forms import (
+    THRESHOLD_PREFIX,
+    DetectorSettingForm,
+    MonitoringSettingsForm,
+    threshold_in_words,
+    window_in_words,
+)
 from .models import (
     CommissionDirective,
     CustomerReport,
@@ -230,6 +237,9 @@ class RedFlagAdmin(admin.ModelAdmin):
         "report_link", "figures", "thresholds", "samples", "rows_behind",
     )  # fmt: skip
     inlines = [FlagActionInline]
+
+    class Media:
+        css = {"all": ["css/admin_console.css"]}
     actions = [
         _flag_action(name, decision.label, decision.service, decision.permission)
         for name, decision in DECISIONS.items()
@@ -514,14 +524,48 @@ class DashboardAdmin(admin.ModelAdmin):
 
 @admin.register(DetectorSetting)
 class DetectorSettingAdmin(admin.ModelAdmin):
-    list_display = ("name", "enabled", "window", "thresholds", "updated_at")
-    fields = ("name", "description", "enabled", "window", "thresholds", "updated_at")
+    """A detector's switch, window (a number and a unit) and thresholds, each a
+    typed field with its unit and help (``forms.DetectorSettingForm``)."""
+
+    form = DetectorSettingForm
+    list_display = ("name", "enabled", "window_words", "thresholds_words", "updated_at")
     readonly_fields = ("name", "description", "updated_at")
 
     @admin.display(description="serves")
     def description(self, setting):
         detector = DETECTORS.get(setting.name)
         return f"{detector.label} — {detector.serves}" if detector else "—"
+
+    @admin.display(description="window", ordering="window")
+    def window_words(self, setting):
+        return window_in_words(setting.window)
+
+    @admin.display(description="thresholds")
+    def thresholds_words(self, setting):
+        values = (setting.thresholds or {}).items()
+        return format_html_join(
+            mark_safe("<br>"), "{}: {}",
+            ((evidence_word(name), threshold_in_words(name, value)) for name, value in values),
+        )  # fmt: skip
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The window and thresholds are the form's own fields, not the model's.
+        return super().get_form(request, obj, change, fields=("enabled",), **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        detector = DETECTORS.get(obj.name) if obj is not None else None
+        main = ("name", "description", "enabled", ("window_amount", "window_unit"), "updated_at")
+        if not self.has_change_permission(request, obj):
+            return [(None, {"fields": (*main[:3], "window_words", "thresholds_words",
+                                       "updated_at")})]  # fmt: skip
+        names = [THRESHOLD_PREFIX + name for name in (detector.thresholds if detector else ())]
+        return [(None, {"fields": main}), ("Thresholds", {"fields": names})]
+
+    def get_readonly_fields(self, request, obj=None):
+        if not self.has_change_permission(request, obj):
+            return ("name", "description", "enabled", "window_words", "thresholds_words",
+                    "updated_at")  # fmt: skip
+        return self.readonly_fields
 
     def has_add_permission(self, request):
         return False  # one row per detector, seeded
@@ -536,6 +580,7 @@ class DetectorSettingAdmin(admin.ModelAdmin):
 
 @admin.register(MonitoringSettings)
 class MonitoringSettingsAdmin(admin.ModelAdmin):
+    form = MonitoringSettingsForm
     list_display = ("__str__", "spam_cooldown_days")
 
     def has_add_permission(self, request):
