@@ -81,6 +81,8 @@ def test_production_without_a_signing_key_refuses_to_seal(settings):
         record_checkpoint_seal(now=NOW)
     with pytest.raises(CommandError, match="RECORD_CHECKPOINT_SIGNING_KEY"):
         call_command("seal_record_checkpoint")
+    # The periodic job says so without stopping the jobs after it.
+    assert seal_record_checkpoint()["record_checkpoint"].startswith("refused: ")
     assert not RecordCheckpoint.objects.exists()
 
 
