@@ -14,6 +14,16 @@ _METER_NUMBER = re.compile(r"^[A-Z0-9]{1,32}$")
 _CERTIFICATE_NUMBER = re.compile(r"^[0-9]{4,6}[A-Z]?$")
 
 
+# The normalised forms, as published in the API's OpenAPI document: patterns an
+# ECMA-262 engine (and schemathesis's generator) reads as Python does — ASCII
+# classes, anchors, no lookbehind. What normalisation removes first (spaces,
+# dashes, an ESI ID's leading apostrophe; lower-case letters are upper-cased)
+# is accepted too. tests/csp_registry/test_api_docs.py holds them to the rules above.
+ESI_ID_PATTERN = r"^10[0-9]{15}(?:[0-9]{5})?$"
+METER_NUMBER_PATTERN = r"^[A-Za-z0-9]{1,32}$"
+CERTIFICATE_NUMBER_PATTERN = r"^[0-9]{4,6}[A-Za-z]?$"
+
+
 class InvalidIdentifier(ValueError):
     """An identifier that cannot be normalised; ``str()`` says why."""
 

@@ -406,11 +406,16 @@ Sandbox premises (ESI ID, meter number, REP certificate number, class):
 | 10443720099000010 | SBX0000010 | 10004 | commercial |
 """
 
+from csp_registry.api.guide import API_GUIDE  # noqa: E402 (plain text, no models)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smart Meter Consent Portal — CSP API",
+    # Opens with the live quick start, the identifiers, errors, idempotency and
+    # rate limits (csp_registry/api/guide.py, plain text), then the sandbox's.
     "DESCRIPTION": (
         "API for Competitive Service Providers: authenticate premises, request a "
         "customer's affirmation, and read the meter data an active agreement allows."
+        + API_GUIDE
         + SANDBOX_QUICK_START
     ),
     "VERSION": "1.0.0",

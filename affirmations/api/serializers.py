@@ -2,12 +2,7 @@
 
 from rest_framework import serializers
 
-from premises.identifiers import (
-    InvalidIdentifier,
-    normalize_certificate_number,
-    normalize_esi_id,
-    normalize_meter_number,
-)
+from csp_registry.api.fields import CertificateNumberField, EsiIdField, MeterNumberField
 
 from ..delivery import affirmation_email_status
 from ..masking import mask_email
@@ -16,28 +11,10 @@ from ..rules import OCCUPANT_CHANGED
 from ..services import MAX_PREMISES
 
 
-class IdentifierField(serializers.CharField):
-    """A CharField that normalises with one of ``premises.identifiers``."""
-
-    def __init__(self, *, normalize, **kwargs):
-        super().__init__(**kwargs)
-        self.normalize = normalize
-
-    def to_internal_value(self, data):
-        try:
-            return self.normalize(super().to_internal_value(data))
-        except InvalidIdentifier as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-
 class PremiseInput(serializers.Serializer):
-    esi_id = IdentifierField(normalize=normalize_esi_id, max_length=64)
-    meter_number = IdentifierField(normalize=normalize_meter_number, max_length=64)
-    rep_certificate_number = IdentifierField(
-        normalize=normalize_certificate_number,
-        max_length=16,
-        help_text="PUCT certificate number of the retail electric provider of record.",
-    )
+    esi_id = EsiIdField()
+    meter_number = MeterNumberField()
+    rep_certificate_number = CertificateNumberField()
 
 
 class AgreementCreateInput(serializers.Serializer):
@@ -68,7 +45,7 @@ class AgreementCreateInput(serializers.Serializer):
 
 class AgreementListFilters(serializers.Serializer):
     status = serializers.ChoiceField(choices=AgreementStatus.choices, required=False)
-    esi_id = IdentifierField(normalize=normalize_esi_id, max_length=64, required=False)
+    esi_id = EsiIdField(required=False)
 
 
 class AgreementTerminationInput(serializers.Serializer):

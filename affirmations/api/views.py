@@ -17,6 +17,7 @@ from csp_registry.api.base import CspApiView, CspGenericApiView
 from csp_registry.api.errors import ErrorSerializer, error_response
 from csp_registry.api.idempotency import idempotent
 from csp_registry.api.ratelimits import premise_checks_consume
+from premises.identifiers import ESI_ID_PATTERN
 from premises.sandbox import SANDBOX_EMAIL_DOMAIN, is_sandbox_address
 from smt_portal.actors import Actor
 from smt_portal.client_ip import client_ip
@@ -117,7 +118,12 @@ class AgreementsView(CspGenericApiView):
             OpenApiParameter(
                 "status", str, enum=[c for c, _ in Agreement._meta.get_field("status").choices]
             ),
-            OpenApiParameter("esi_id", str, description="Only agreements covering this ESI ID."),
+            OpenApiParameter(
+                "esi_id",
+                str,
+                pattern=ESI_ID_PATTERN,
+                description="Only agreements covering this ESI ID (17 or 22 digits).",
+            ),
         ],
         responses={200: AgreementOutput(many=True)},
         tags=["agreements"],

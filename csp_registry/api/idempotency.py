@@ -41,6 +41,9 @@ PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     location=OpenApiParameter.HEADER,
     required=False,
+    # What the docs promise (a subset of what _check_key accepts: no spaces, which
+    # HTTP may strip from a header's ends); an ECMA class schemathesis draws from.
+    pattern=r"^[!-~]{1,255}$",
     description=(
         "Any unique string (a UUID is best), at most 255 printable ASCII characters. "
         "Retrying with the same key and body returns the first response and changes "

@@ -6,6 +6,7 @@ any such view can give, and the ``Idempotency-Key`` header on POSTs.
 """
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
 from drf_spectacular.utils import OpenApiResponse
 
 from . import idempotency
@@ -60,6 +61,17 @@ class CspAutoSchema(AutoSchema):
                     OpenApiResponse(ErrorSerializer, description=description), code
                 )
         return responses
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A nested list's min_length / max_length (e.g. an agreement's 1 to 200
+        # premises) as minItems / maxItems, which drf-spectacular leaves out.
+        if schema is not None and is_list_serializer(field) and schema.get("type") == "array":
+            if field.min_length is not None:
+                schema.setdefault("minItems", field.min_length)
+            if field.max_length is not None:
+                schema.setdefault("maxItems", field.max_length)
+        return schema
 
     def _error_descriptions(self):
         errors = dict(_COMMON_ERRORS)

@@ -7,17 +7,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from premises.identifiers import (
-    InvalidIdentifier,
-    normalize_certificate_number,
-    normalize_esi_id,
-    normalize_meter_number,
-)
 from premises.models import Premise, RetailElectricProvider
 from premises.services import premise_authenticate
 from smt_portal.client_ip import client_ip
 
 from .base import CspApiView
+from .fields import CertificateNumberField, EsiIdField, MeterNumberField
 from .idempotency import idempotent
 from .ratelimits import premise_checks_consume
 
@@ -42,16 +37,6 @@ class RepListView(CspApiView):
         return Response(self.RepOutput(reps, many=True).data)
 
 
-def _normalized(normalize):
-    def validate(self, value):
-        try:
-            return normalize(value)
-        except InvalidIdentifier as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    return validate
-
-
 # The one answer to every well-formed request that does not match, whichever
 # fact was wrong (R3): the same object, so the same bytes.
 NOT_AUTHENTICATED = {"authenticated": False}
@@ -63,15 +48,9 @@ class PremiseAuthenticationView(CspApiView):
     # agreements endpoint shares (see ratelimits.premise_checks_consume).
 
     class PremiseAuthenticationInput(serializers.Serializer):
-        esi_id = serializers.CharField(max_length=64, help_text="17 or 22 digits, from 10.")
-        meter_number = serializers.CharField(max_length=64)
-        rep_certificate_number = serializers.CharField(
-            max_length=16, help_text="PUCT certificate number of the retail electric provider."
-        )
-
-        validate_esi_id = _normalized(normalize_esi_id)
-        validate_meter_number = _normalized(normalize_meter_number)
-        validate_rep_certificate_number = _normalized(normalize_certificate_number)
+        esi_id = EsiIdField()
+        meter_number = MeterNumberField()
+        rep_certificate_number = CertificateNumberField()
 
     class PremiseAuthenticationOutput(serializers.Serializer):
         authenticated = serializers.BooleanField()

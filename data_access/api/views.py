@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 
 from csp_registry.api.base import CspApiView
 from csp_registry.api.errors import ERROR_CODE_ATTRIBUTE, ApiError, ErrorSerializer, error_response
-from premises.identifiers import InvalidIdentifier, normalize_esi_id
+from premises.identifiers import ESI_ID_PATTERN, InvalidIdentifier, normalize_esi_id
 from smt_portal.client_ip import client_ip
 
 from .. import formats
@@ -100,7 +100,8 @@ def _date_or_none(text):
 
 
 _QUERY_PARAMETERS = [
-    OpenApiParameter("esi_id", str, required=True, description="An ESI ID of the agreement."),
+    OpenApiParameter("esi_id", str, required=True, pattern=ESI_ID_PATTERN,
+                     description="An ESI ID of the agreement, e.g. `10443720099000001`."),
     OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First local day."),
     OpenApiParameter("end", OpenApiTypes.DATE, required=True,
                      description=f"Last local day, inclusive; at most {MAX_DAYS} days."),
