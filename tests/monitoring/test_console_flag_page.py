@@ -177,3 +177,35 @@ def test_the_flag_list_names_detectors_in_words(client, committee_member, active
     assert ">csp_affirms_for_customer<" not in html
     filtered = client.get(FLAGS, {"detector": "csp_affirms_for_customer"})
     assert len(filtered.context["cl"].result_list) == 1
+
+
+@pytest.mark.parametrize("role, shown", [
+    ("committee", set(BUTTONS)), ("liaison", set()), ("auditor", set()),
+    ("no role", None), ("superuser", set(BUTTONS)),
+])  # fmt: skip
+def test_each_role_sees_and_may_press_exactly_its_buttons(
+    client, roles, active_csp, django_user_model, role, shown
+):
+    from monitoring.seed import AUDITOR, COMMITTEE, LIAISON
+    from tests.monitoring.conftest import staff_in
+
+    users = django_user_model.objects
+    user = {
+        "committee": lambda: staff_in(COMMITTEE, "c"), "liaison": lambda: staff_in(LIAISON, "l"),
+        "auditor": lambda: staff_in(AUDITOR, "a"),
+        "no role": lambda: users.create(username="n", is_staff=True),
+        "superuser": lambda: users.create(username="s", is_staff=True, is_superuser=True),
+    }[role]()  # fmt: skip
+    client.force_login(user)
+    flags = {name: detector_flag(active_csp, hours) for hours, name in enumerate(BUTTONS)}
+    page = client.get(page_of(flags["dismiss"]))
+    if shown is None:
+        assert page.status_code == 403
+    else:
+        assert buttons_on(page.content.decode()) == shown
+    for name in ("dismiss", "escalate", "uphold", "suspend_csp"):
+        response = client.post(page_of(flags[name]), {"decision": name, "reason": "by role"})
+        allowed = bool(shown) and name in shown
+        assert response.status_code == (302 if allowed else 403), name
+        decided = RedFlag.objects.get(pk=flags[name].pk).status != FlagStatus.OPEN
+        assert decided == allowed, name
