@@ -1,5 +1,6 @@
 """Customer pages reached from emails, and the development outbox."""
 
+from django.conf import settings
 from django.urls import path
 
 from . import dev_views, views
@@ -25,3 +26,9 @@ urlpatterns = [
     path("dev/outbox/", dev_views.outbox_list, name="dev-outbox"),
     path("dev/outbox/<int:email_id>/", dev_views.outbox_email, name="dev-outbox-email"),
 ]
+
+if settings.BENCH_FLOOR_ENDPOINT:
+    # bench/bench_agreements.py's floor: the same writes, nothing else; never in production.
+    from .api.bench_floor import bench_floor_agreement
+
+    urlpatterns.append(path("bench-floor/agreements/", bench_floor_agreement))

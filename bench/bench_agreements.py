@@ -1,21 +1,28 @@
-"""Agreement creations per second through the API (gunicorn, PostgreSQL), next to the floor.
+"""Agreement creations per second through the API (gunicorn, PostgreSQL), next to its floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:54329/h_agree_api_bench \\
     REDIS_URL=redis://127.0.0.1:63799/5 \\
         .venv/bin/python bench/bench_agreements.py [--requests 2000] [--concurrency 8] \\
-            [--workers 4] [--premises-per-agreement 1]
+            [--workers 5] [--premises-per-agreement 1] [--csps 1]
 
 Starts gunicorn on the portal (production settings: DEBUG off), then times
-with the same client and concurrency:
+with the same client and concurrency, in this order:
 
-1. the floor: ``GET /csp/bench-floor/`` — DRF and one indexed SELECT;
-2. ``POST /api/v1/agreements/`` — key check, rate limits, request log,
+1. the read floor: ``GET /csp/bench-floor/`` — DRF and one indexed SELECT;
+2. the floor: ``POST /bench-floor/agreements/`` (affirmations/api/bench_floor.py)
+   — a plain Django view doing the same essential writes in one transaction
+   with bare SQL: the key's SELECT, the premises' authentication SELECT, then
+   the authentication attempts, the agreement, its premises, the link token,
+   the outbox email, the request log row and two records on the CSP's chain;
+3. ``POST /api/v1/agreements/`` — key check, rate limits, request log,
    authentication of every premise (recorded), term rules, duplicate check,
    the agreement, its premises, link, outbox email and two chained records,
    one transaction; the email's publish to the broker after commit.
 
-Every request names premises not yet requested, so each one creates an
-agreement (201). Rate limits are raised for the run; nothing else differs
+Every request names premises not yet requested (the floor and the portal
+use different ones), so each one creates an agreement (201). ``--csps N``
+spreads the requests over N providers' keys (the record has one chain per
+CSP, modulo 16). Rate limits are raised for the run; nothing else differs
 from production. The client runs on the same machine as the server.
 """
 
@@ -49,6 +56,8 @@ from csp_registry.services import csp_create_approved, csp_issue_key  # noqa: E4
 from premises.models import Meter, Premise  # noqa: E402
 
 HOST = "127.0.0.1"
+API = "/api/v1/agreements/"
+FLOOR = "/bench-floor/agreements/"
 
 
 def main():
@@ -56,30 +65,36 @@ def main():
     if connection.vendor != "postgresql":
         sys.exit("run on PostgreSQL (DATABASE_URL=postgres://…)")
     premises = _prepare(args)
-    key = _new_key()
+    keys = [_new_key() for _ in range(args.csps)]
+    groups = _groups(premises, args.premises_per_agreement)
+    half = len(groups) // 2
+    floor_groups, portal_groups = groups[:half], groups[half:]
     server = _start_gunicorn(args)
     try:
-        floor = _run(args, lambda i: _floor_request(premises[i][0]), args.requests)
-        groups = _groups(premises, args.premises_per_agreement)
-        created = _run(args, lambda i: _create_request(key, groups[i]), len(groups))
+        read = _run(args, lambda i: _floor_request(premises[i][0]), args.requests)
+        floor = _run(
+            args, lambda i: _create_request(keys[i % len(keys)], floor_groups[i], FLOOR), half
+        )
+        created = _run(args, lambda i: _create_request(keys[i % len(keys)], portal_groups[i]), half)
     finally:
         _stop(server)
-    _report(args, floor, created)
+    _report(args, read, floor, created)
 
 
 def _parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="agreements to create")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--premises-per-agreement", type=int, default=1)
+    parser.add_argument("--csps", type=int, default=1, help="providers (keys) to spread over")
     parser.add_argument("--port", type=int, default=8791)
     return parser.parse_args()
 
 
 def _prepare(args):
     """Premises no agreement has asked for yet: ``(esi_id, meter, certificate)``."""
-    needed = args.requests * args.premises_per_agreement
+    needed = 2 * args.requests * args.premises_per_agreement  # the floor's and the portal's
     call_command("migrate", verbosity=0)
     call_command("seed_reference_data", stdout=open(os.devnull, "w"))  # noqa: SIM115
     taken = AgreementPremise.objects.count()
@@ -161,7 +176,7 @@ def _groups(premises, size):
     return [premises[i : i + size] for i in range(0, len(premises) - size + 1, size)]
 
 
-def _create_request(key, group):
+def _create_request(key, group, path=API):
     body = {
         "premises": [
             {"esi_id": e, "meter_number": m, "rep_certificate_number": c} for e, m, c in group
@@ -170,7 +185,7 @@ def _create_request(key, group):
         "term_months": 12,
     }
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    return _request("POST", "/api/v1/agreements/", json.dumps(body), headers)
+    return _request("POST", path, json.dumps(body), headers)
 
 
 def _run(args, call, count):
@@ -197,20 +212,21 @@ def _line(name, result):
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     rate = len(latencies) / elapsed
-    print(f"{name:<40}{len(latencies):>8}{rate:>10.0f}{p50:>10.1f}{p99:>10.1f}  {statuses}")
+    print(f"{name:<56}{len(latencies):>8}{rate:>10.0f}{p50:>10.1f}{p99:>10.1f}  {statuses}")
     return rate
 
 
-def _report(args, floor, created):
+def _report(args, read, floor, created):
     print(
         f"\ngunicorn {args.workers} sync workers, {args.concurrency} concurrent clients, "
         f"{os.cpu_count()} CPUs shared with the client and PostgreSQL"
     )
-    print(f"{'':<40}{'requests':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
-    floor_rate = _line("floor GET /csp/bench-floor/", floor)
-    name = f"POST /api/v1/agreements/ ({args.premises_per_agreement} premise)"
-    create_rate = _line(name, created)
-    print(f"\nagreement creation runs at {create_rate / floor_rate:.0%} of the floor")
+    print(f"{'':<56}{'requests':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
+    _line("read floor GET /csp/bench-floor/", read)
+    premises = f"({args.premises_per_agreement} premise, {args.csps} CSP)"
+    floor_rate = _line(f"floor POST {FLOOR}", floor)
+    create_rate = _line(f"POST {API} {premises}", created)
+    print(f"\nagreement creation: {create_rate / floor_rate:.2f}x the floor's throughput")
 
 
 if __name__ == "__main__":

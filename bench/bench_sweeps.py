@@ -115,9 +115,10 @@ def _load(count, now):
             """
             INSERT INTO affirmations_agreement (csp_id, status, customer_email, language,
                 term_months, max_term_months, confirmation_code, created_at,
-                affirmation_sent_at, affirmation_expires_at, renewal_count, ended_by, end_reason)
+                affirmation_sent_at, affirmation_expires_at, renewal_count, ended_by, end_reason,
+                renewal_window_days)
             SELECT csp_id, 'pending_affirmation', 'c' || n || '@example.com', 'en', 12, 12,
-                   'BENCH' || (n %% 1000), %s, %s, %s, 0, '', ''
+                   'BENCH' || (n %% 1000), %s, %s, %s, 0, '', '', 30
             FROM bench_slots ORDER BY n
             """,
             [past - timedelta(days=7), past - timedelta(days=7), past],
