@@ -140,3 +140,18 @@ def test_the_docs_show_each_identifiers_pattern_with_examples_the_envelope_and_t
     assert '{"error": {"code": "invalid"' in description
     assert "Idempotency-Key" in description and "idempotency_key_reused" in description
     assert "429 rate_limited" in description and "Retry-After" in description
+
+
+def test_an_agreements_premises_and_the_idempotency_key_are_bounded_as_the_api_bounds_them(
+    document,
+):
+    premises = document["components"]["schemas"]["AgreementCreateInputRequest"]["properties"][
+        "premises"
+    ]
+    operation = document["paths"]["/api/v1/agreements/"]["post"]
+    (key,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+
+    assert (premises["minItems"], premises["maxItems"]) == (1, 200)
+    assert re.fullmatch(key["schema"]["pattern"], "0b9f3c1e-5d2a-4c1b-9e1f-2a3b4c5d6e7f")
+    assert not re.fullmatch(key["schema"]["pattern"], "x" * 256)
+    assert not re.fullmatch(key["schema"]["pattern"], "clé")
