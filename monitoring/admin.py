@@ -528,8 +528,13 @@ class DetectorSettingAdmin(admin.ModelAdmin):
     typed field with its unit and help (``forms.DetectorSettingForm``)."""
 
     form = DetectorSettingForm
-    list_display = ("name", "enabled", "window_words", "thresholds_words", "updated_at")
+    list_display = ("name", "label", "enabled", "window_words", "thresholds_words", "updated_at")
     readonly_fields = ("name", "description", "updated_at")
+
+    @admin.display(description="detector")
+    def label(self, setting):
+        detector = DETECTORS.get(setting.name)
+        return detector.label if detector else "—"
 
     @admin.display(description="serves")
     def description(self, setting):
@@ -550,7 +555,7 @@ class DetectorSettingAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The window and thresholds are the form's own fields, not the model's.
-        return super().get_form(request, obj, change, fields=("enabled",), **kwargs)
+        return super().get_form(request, obj, change, **{**kwargs, "fields": ("enabled",)})
 
     def get_fieldsets(self, request, obj=None):
         detector = DETECTORS.get(obj.name) if obj is not None else None
