@@ -128,6 +128,7 @@ class Decision:
     permission: str  # "review" or "enforce": ``RedFlagAdmin.has_<permission>_permission``
     done: str  # "Flag 12 dismissed."
     closes_siblings: bool = False
+    final: bool = False  # the button asks once more, on a page of its own
 
 
 DECISIONS = {
@@ -137,7 +138,7 @@ DECISIONS = {
     "suspend_csp": Decision("Suspend the CSP", services.flag_suspend_csp, "enforce",
                             "closed; the CSP is suspended", closes_siblings=True),
     "revoke_csp": Decision("Revoke the CSP (final)", services.flag_revoke_csp, "enforce",
-                           "closed; the CSP is revoked", closes_siblings=True),
+                           "closed; the CSP is revoked", closes_siblings=True, final=True),
 }  # fmt: skip
 _REASON_NOTICE = {"suspend_csp": "and sent to the CSP in its suspension notice"}
 
@@ -319,20 +320,37 @@ class RedFlagAdmin(admin.ModelAdmin):
             self.message_user(request, f"{decision.label}: give the reason for your decision.",
                               messages.ERROR)  # fmt: skip
             return HttpResponseRedirect(page)
-        siblings = list(services.flag_siblings(flag).values_list("pk", flat=True))
+        if decision.final and request.POST.get("confirmed") != "1":
+            return self._confirm_final(request, flag, name, decision, reason)
+        now = timezone.now()
         try:
-            decision.service(
-                flag=flag, actor=staff_actor(request), reason=reason, now=timezone.now()
-            )
+            decision.service(flag=flag, actor=staff_actor(request), reason=reason, now=now)
         except (services.FlagTransitionError, CspTransitionError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(page)
         said = f"Flag {flag.pk} {decision.done}"
-        if decision.closes_siblings and siblings:
-            closed = len(siblings)
+        closed = FlagAction.objects.filter(decided_with=flag, created_at=now).count()
+        if closed:
             said += f"; {closed} other open flag{'s' if closed != 1 else ''} of {flag.csp} closed"
         self.message_user(request, f"{said}.", messages.SUCCESS)
         return HttpResponseRedirect(page)
+
+    def _confirm_final(self, request, flag, name, decision, reason):
+        """A final decision's own page: what it does, the flags it also closes, the
+        reason again, and the button once more."""
+        others = services.flag_siblings(flag).order_by("-created_at", "-pk")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{decision.label}: {flag.csp}",
+            "opts": self.opts,
+            "flag": flag,
+            "name": name,
+            "decision": decision,
+            "reason": reason,
+            "siblings": [(other, detector_name(other.detector)) for other in others],
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/monitoring/redflag/confirm_final.html", context)
 
     @admin.display(description="detector", ordering="detector")
     def detector_label(self, flag):

@@ -116,6 +116,15 @@ def test_from_the_admin_home_to_a_suspended_csp_with_its_flags_closed_in_four_cl
     closed = FlagAction.objects.filter(flag__in=siblings)
     assert list(closed.values_list("decided_with", flat=True)) == [newest.pk] * 6
 
+    # Revoking, final, asks once more on a page of its own.
+    page.get_by_label("Reason").fill("Confirmed: the data was sold")
+    page.get_by_role("button", name="Revoke the CSP (final)").click()
+    page.get_by_role("heading", name=f"Revoke {csp}? This cannot be undone.").wait_for()
+    problems["revoke, final"] = serious_violations(page, axe)
+    page.get_by_role("link", name="Cancel").click()
+    csp.refresh_from_db()
+    assert csp.status == CspStatus.SUSPENDED
+
     page.goto(portal.url + "/admin/csp_registry/csp/")
     problems["csp list"] = serious_violations(page, axe)
     found = {name: found for name, found in problems.items() if found}

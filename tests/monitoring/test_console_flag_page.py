@@ -209,3 +209,23 @@ def test_each_role_sees_and_may_press_exactly_its_buttons(
         assert response.status_code == (302 if allowed else 403), name
         decided = RedFlag.objects.get(pk=flags[name].pk).status != FlagStatus.OPEN
         assert decided == allowed, name
+
+
+def test_revoking_asks_once_more_on_a_page_that_says_it_is_final(client, committee_member,
+                                                                 active_csp):  # fmt: skip
+    flag, sibling = detector_flag(active_csp, 1), detector_flag(active_csp, 2)
+    client.force_login(committee_member)
+    asked = client.post(page_of(flag), {"decision": "revoke_csp", "reason": "Sold the data"})
+    html = asked.content.decode()
+    assert asked.status_code == 200 and "This cannot be undone" in html
+    assert ">Sold the data</textarea>" in html and page_of(sibling) in html
+    active_csp.refresh_from_db()
+    assert active_csp.status == CspStatus.ACTIVE and not FlagAction.objects.exists()
+    done = client.post(page_of(flag), {"decision": "revoke_csp", "reason": "Sold the data",
+                                       "confirmed": "1"})  # fmt: skip
+    assert said(done) == [(
+        "success",
+        f"Flag {flag.pk} closed; the CSP is revoked; 1 other open flag of {active_csp} closed.",
+    )]  # fmt: skip
+    active_csp.refresh_from_db()
+    assert active_csp.status == CspStatus.REVOKED
