@@ -285,11 +285,13 @@ def csp_rotate_keys(*, csp, now, name=""):
         return csp_issue_key(csp=csp, now=now, name=name)
 
 
-def api_key_authenticate(*, full_key, now):
+def api_key_authenticate(*, full_key, now, record_use=True):
     """The usable key (with its CSP loaded in the same query) for ``full_key``, or ``None``.
 
     The CSP's status is not judged here: a key of a suspended CSP is still
-    *its* key, and the caller answers 403 rather than 401.
+    *its* key, and the caller answers 403 rather than 401. ``record_use=False``
+    writes nothing: the caller records the use later (``api_key_record_use``),
+    once the request is let through (the API, after its rate limits).
     """
     prefix = split_key(full_key)
     if prefix is None:
@@ -302,8 +304,16 @@ def api_key_authenticate(*, full_key, now):
         # the contract's 403 csp_not_active; revocation is final, so the key
         # never opens anything again.
         return api_key if api_key.csp.status == CspStatus.REVOKED else None
-    _record_use(api_key, now)
+    if record_use:
+        api_key_record_use(api_key=api_key, now=now)
     return api_key
+
+
+def api_key_record_use(*, api_key, now):
+    """Set ``last_used_at`` (at most once per ``LAST_USED_RESOLUTION``)."""
+    if not api_key.usable_at(now):
+        return  # a revoked CSP's key opens nothing: its use is not recorded
+    _record_use(api_key, now)
 
 
 def _record_use(api_key, now):

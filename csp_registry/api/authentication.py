@@ -29,7 +29,9 @@ class CspKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The API key is not valid.") from None
         # Recorded even when the key fails: monitoring sees which prefix was tried.
         request._request.api_key_prefix = split_key(full_key) or ""
-        api_key = api_key_authenticate(full_key=full_key, now=timezone.now())
+        # Nothing written yet: the key's use is recorded once the rate limits
+        # let the request through (CspApiMixin.initial).
+        api_key = api_key_authenticate(full_key=full_key, now=timezone.now(), record_use=False)
         if api_key is None:
             raise exceptions.AuthenticationFailed("The API key is not valid, revoked or expired.")
         # On the Django request too, so middleware (the request log) sees them.

@@ -11,13 +11,17 @@
 A subclass that defines ``post`` without ``@idempotent`` fails at import.
 """
 
+from django.utils import timezone
 from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
+from csp_registry.services import api_key_record_use
+
 from .authentication import CspKeyAuthentication
+from .errors import ApiError
 from .parsers import LimitedJSONParser, body_size_check
 from .permissions import FromRegisteredIpRange, IsActiveCsp
-from .ratelimits import enforce_rate_limits
+from .ratelimits import RateLimits
 
 
 class CspApiMixin:
@@ -26,6 +30,11 @@ class CspApiMixin:
     # 1 MiB and 64 levels at most (the contract's limits).
     parser_classes = [LimitedJSONParser]
     rate_limit_scope = "default"
+    # True in a view that calls ``premise_checks_consume`` before it writes
+    # anything: the request's counters then go to the cache with the budget's,
+    # in one round trip (or, if the view ends without checking premises — a
+    # replay, an invalid request — when its response is finalised).
+    rate_limits_deferred = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -34,12 +43,41 @@ class CspApiMixin:
             raise TypeError(f"{cls.__name__}.post must be decorated with @idempotent")
 
     def initial(self, request, *args, **kwargs):
-        # Per IP before authentication, so guessing keys is limited too; per
-        # CSP after it. Both before the view runs, so a refusal writes nothing.
-        enforce_rate_limits(request, scope=self.rate_limit_scope, per="ip")
-        body_size_check(request)
-        super().initial(request, *args, **kwargs)
-        enforce_rate_limits(request, scope=self.rate_limit_scope, per="csp")
+        # Per IP for every request, so guessing keys is limited too; per CSP
+        # once the key is known and allowed. Authentication writes nothing (the
+        # key's use is recorded once the limits pass), so a refusal still
+        # writes nothing, and all counters go to the cache in one round trip.
+        request.rate_limits = limits = RateLimits(request, scope=self.rate_limit_scope)
+        limits.count(per="ip")
+        try:
+            body_size_check(request)
+            super().initial(request, *args, **kwargs)
+        except Exception:
+            self._key_use_after_limits(request)
+            limits.send()  # a refusal (429, 503) answers first, as before
+            raise
+        self._key_use_after_limits(request)
+        limits.count(per="csp")
+        if not self.rate_limits_deferred:
+            limits.send()
+
+    @staticmethod
+    def _key_use_after_limits(request):
+        api_key = getattr(request._request, "api_key", None)
+        if api_key is not None:
+            now = timezone.now()
+            request.rate_limits.on_pass.append(lambda: api_key_record_use(api_key=api_key, now=now))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        limits = getattr(request, "rate_limits", None)
+        if limits is not None and limits.pending:
+            # A deferring view that ended before checking premises: its
+            # counters now, and a refusal replaces its answer (it wrote nothing).
+            try:
+                limits.send()
+            except ApiError as exc:
+                response = self.handle_exception(exc)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class CspApiView(CspApiMixin, APIView):

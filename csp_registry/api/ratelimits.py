@@ -1,25 +1,41 @@
-"""Rate limits per client IP and per CSP, on the shared cache (django-ratelimit).
+"""Rate limits per client IP and per CSP, on the shared cache.
 
 ``settings.API_RATE_LIMITS`` maps a scope to its rates, e.g.
 ``{"default": {"ip": "1200/m", "csp": "600/m"}, "premise_authentication": {...}}``.
 Every request counts against ``default`` and against its view's own scope.
 When the cache cannot be reached the request is refused with 503 before the
-view runs, so nothing is written: an API without working limits would be
-open to exactly the guessing the limits prevent.
+view writes anything: an API without working limits would be open to exactly
+the guessing the limits prevent.
 
 The premise-check budget (``API_RATE_LIMITS["premise_authentication"]``)
 counts premises checked, not requests: ``premise_checks_consume`` takes N
 from it for a request holding N premises, wherever they are checked (premise
 authentication, agreement creation), per client IP and per CSP.
+
+One round trip. All of a request's counters go to Redis together, as one Lua
+script (``_TAKE``): ``RateLimits`` collects the request's counters (per IP,
+per CSP; default and scope) and sends them when the view begins, or, in a
+view that checks premises (``CspApiMixin.rate_limits_deferred``), together
+with the premise-check budget's INCRBY when ``premise_checks_consume`` runs.
+The script raises the counters in order and stops at the first one past its
+limit, exactly as the counters did one by one: a request counter stays
+raised, a budget counter and every budget raised before it are given back
+(a refused request checked nothing). The keys, windows and limits are
+django-ratelimit's (request counters) and ours (budgets), so counters are
+shared with anything counting the same keys. Another cache (the quick
+start's local memory) takes the same counters one by one in the process.
 """
 
 import logging
 import time
 import zlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django_ratelimit.core import get_usage
+from django.core.cache.backends.redis import RedisCache
+from django_ratelimit import ALL
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
 from smt_portal.client_ip import ratelimit_ip_key
 
@@ -35,27 +51,97 @@ def _csp_key(group, request):
 _KEYS = {"ip": ratelimit_ip_key, "csp": _csp_key}
 
 
+@dataclass
+class _Counter:
+    """One fixed-window counter: raised by ``amount``, refused past ``limit``."""
+
+    key: str  # the cache key, before the cache's own prefix and version
+    amount: int
+    limit: int
+    period: int
+    window_end: int
+    budget: bool  # a premise-check budget (given back when refused), else a request counter
+
+    def time_left(self):
+        return self.window_end - int(time.time())
+
+
+def _request_counter(request, *, scope_name, per, rate):
+    group = f"api:{scope_name}:{per}"
+    value = _KEYS[per](group, request)
+    limit, period = _split_rate(rate)
+    window = _get_window(value, period)
+    return _Counter(
+        key=_make_cache_key(group, window, rate, value, ALL),  # as get_usage makes it
+        amount=1,
+        limit=limit,
+        period=period,
+        window_end=window,
+        budget=False,
+    )
+
+
+def _request_counters(request, *, scope, per):
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return []
+    return [
+        _request_counter(request, scope_name=scope_name, per=per, rate=rate)
+        for scope_name in dict.fromkeys(["default", scope])
+        if (rate := settings.API_RATE_LIMITS.get(scope_name, {}).get(per))
+    ]
+
+
+class RateLimits:
+    """A request's counters, sent to the cache at once (see the module's docstring).
+
+    ``count(per=...)`` adds the request's counters for ``"ip"`` or ``"csp"``;
+    ``send(budgets=...)`` sends everything pending, with budget counters if
+    any, in one round trip, and raises 429 or 503 when refused.
+    """
+
+    def __init__(self, request, *, scope):
+        self.request = request
+        self.scope = scope
+        self.pending = []
+        self.on_pass = []
+
+    def count(self, *, per):
+        self.pending += _request_counters(self.request, scope=self.scope, per=per)
+
+    def send(self, *, budgets=()):
+        counters, self.pending = [*self.pending, *budgets], []
+        if counters:
+            _take_or_refuse(counters)
+        callbacks, self.on_pass = self.on_pass, []
+        for callback in callbacks:
+            callback()
+
+
 def enforce_rate_limits(request, *, scope, per):
-    """Count this request for ``per`` ("ip" or "csp"); raise 429 or 503 when refused."""
-    for scope_name in dict.fromkeys(["default", scope]):
-        rate = settings.API_RATE_LIMITS.get(scope_name, {}).get(per)
-        if rate:
-            _count(request, group=f"api:{scope_name}:{per}", key=_KEYS[per], rate=rate)
+    """Count this request for ``per`` ("ip" or "csp") now; raise 429 or 503 when refused."""
+    limits = RateLimits(request, scope=scope)
+    limits.count(per=per)
+    limits.send()
 
 
-def _count(request, *, group, key, rate):
+def _take_or_refuse(counters, *, budget_message=None):
     try:
-        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+        refused = counters_take(counters)
     except Exception as exc:  # redis-py and socket errors share no base class
         logger.warning("rate-limit cache unavailable: %s", exc.__class__.__name__)
         raise _unavailable() from exc
-    if usage is None or not usage["should_limit"]:
+    if refused is None:
         return
-    if usage["time_left"] < 0:
-        raise _unavailable()  # django-ratelimit's "the cache returned nothing"
+    if refused.budget:
+        raise _rate_limited(
+            f"This request would check {refused.amount} premise(s), more than the "
+            f"premise-check budget has left ({refused.limit} per {refused.period} seconds); "
+            "nothing was checked. Retry after the number of seconds in Retry-After.",
+            time_left=refused.time_left(),
+        )
     raise _rate_limited(
         "Too many requests; retry after the number of seconds in Retry-After.",
-        time_left=usage["time_left"],
+        time_left=refused.time_left(),
     )
 
 
@@ -75,90 +161,140 @@ def premise_checks_consume(request, *, count):
     request whole (429) and gives its ``count`` back, and so does any counter
     already raised: the budget counts premises checked, and a refused request
     checked none. Giving back can only make a concurrent request see less
-    budget than there is, never more. The cache unreachable → 503.
+    budget than there is, never more. The cache unreachable → 503. The
+    request's own counters still pending (``RateLimits``) go in the same
+    round trip, first.
     """
     budgets = [
-        (per, key(None, request), rate)
+        _budget_counter(per=per, value=key(None, request), rate=rate, amount=count)
         for per, key in _KEYS.items()
         if (rate := settings.API_RATE_LIMITS.get(PREMISE_CHECKS_SCOPE, {}).get(per))
     ]
-    try:
-        refused = budgets_take(budgets, count=count)
-    except Exception as exc:  # redis-py and socket errors share no base class
-        logger.warning("rate-limit cache unavailable: %s", exc.__class__.__name__)
-        raise _unavailable() from exc
-    if refused is not None:
-        raise _rate_limited(
-            f"This request would check {count} premise(s), more than the premise-check "
-            f"budget has left ({refused.limit} per {refused.period} seconds); nothing "
-            "was checked. Retry after the number of seconds in Retry-After.",
-            time_left=refused.time_left(),
-        )
+    limits = getattr(request, "rate_limits", None)
+    if limits is None:
+        _take_or_refuse(budgets)
+    else:
+        limits.send(budgets=budgets)
 
 
 def budgets_take(budgets, *, count):
     """Raise each ``(per, value, rate)`` budget's window counter by ``count``, or none.
 
     Returns None when every budget had room, else the counter that had not
-    (every counter raised is given its ``count`` back first). Used by the API
-    and by customer accounts alike. Cache errors propagate: the caller answers
-    503, since nothing may be checked without working limits.
+    (every counter raised is given its ``count`` back first; it has ``limit``,
+    ``period`` and ``time_left()``). Used by the API and by customer accounts
+    alike, in one round trip. Cache errors propagate: the caller answers 503,
+    since nothing may be checked without working limits.
     """
+    return counters_take(
+        [
+            _budget_counter(per=per, value=value, rate=rate, amount=count)
+            for per, value, rate in budgets
+        ]
+    )
+
+
+def _budget_counter(*, per, value, rate, amount):
+    """A budget window, aligned as django-ratelimit aligns its own: on the epoch,
+    offset by a hash of the key so that clients' windows do not all end together."""
+    count, _, unit = rate.partition("/")
+    period = _PERIODS[unit[-1]] * int(unit[:-1] or 1)
+    now = int(time.time())
+    offset = zlib.crc32(value.encode()) % period
+    end = now - now % period + offset
+    window_end = end if end > now else end + period
+    return _Counter(
+        key=f"premise-checks:{per}:{rate}:{value}:{window_end}",
+        amount=amount,
+        limit=int(count),
+        period=period,
+        window_end=window_end,
+        budget=True,
+    )
+
+
+# --- Taking counters: one Lua script on Redis, one by one elsewhere ---------------------------
+
+# KEYS: the counters; ARGV: amount, expiry, limit, budget (1/0) per counter.
+# Returns 0 when every counter had room, else the 1-based index of the first
+# that had not; the counters after it are not touched.
+_TAKE = """
+for i = 1, #KEYS do
+    local amount = tonumber(ARGV[4 * i - 3])
+    local used = redis.call('INCRBY', KEYS[i], amount)
+    if used == amount then
+        redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4 * i - 2]))
+    end
+    if used > tonumber(ARGV[4 * i - 1]) then
+        if ARGV[4 * i] == '1' then
+            for j = 1, i do
+                if ARGV[4 * j] == '1' then
+                    redis.call('DECRBY', KEYS[j], tonumber(ARGV[4 * j - 3]))
+                end
+            end
+        end
+        return i
+    end
+end
+return 0
+"""
+_scripts = {}
+
+
+def counters_take(counters):
+    """Raise ``counters`` in order; the first past its limit (None if none), as above."""
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    if isinstance(cache, RedisCache):
+        return _take_on_redis(cache, counters)
+    return _take_one_by_one(cache, counters)
+
+
+def _take_on_redis(cache, counters):
+    keys = [cache.make_and_validate_key(counter.key) for counter in counters]
+    client = cache._cache.get_client(keys[0], write=True)
+    script = _scripts.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _scripts[id(client)] = client.register_script(_TAKE)
+    args = []
+    for counter in counters:
+        args += [counter.amount, counter.period + EXPIRATION_FUDGE, counter.limit]
+        args.append(1 if counter.budget else 0)
+    refused = script(keys=keys, args=args)
+    return counters[refused - 1] if refused else None
+
+
+def _take_one_by_one(cache, counters):
     taken = []
-    for per, value, rate in budgets:
-        counter = _BudgetCounter(per=per, value=value, rate=rate)
-        used = counter.add(count)
+    for counter in counters:
+        used = _raise(cache, counter)
         taken.append(counter)
         if used > counter.limit:
-            _give_back(taken, count)
+            if counter.budget:
+                for earlier in taken:
+                    if earlier.budget:
+                        _give_back(cache, earlier)
             return counter
     return None
 
 
-def _give_back(counters, count):
-    for counter in counters:
-        counter.give_back(count)
-
-
-class _BudgetCounter:
-    """A fixed-window counter on the rate-limit cache, raised by any amount.
-
-    Windows are aligned as django-ratelimit aligns its own: on the epoch, offset
-    by a hash of the key so that clients' windows do not all end together.
-    """
-
-    def __init__(self, *, per, value, rate):
-        count, _, unit = rate.partition("/")
-        self.limit = int(count)
-        self.period = _PERIODS[unit[-1]] * int(unit[:-1] or 1)
-        now = int(time.time())
-        offset = zlib.crc32(value.encode()) % self.period
-        end = now - now % self.period + offset
-        self.window_end = end if end > now else end + self.period
-        self.key = f"premise-checks:{per}:{rate}:{value}:{self.window_end}"
-        self.cache = caches[settings.RATELIMIT_USE_CACHE]
-
-    def add(self, amount):
-        # ``add`` creates the window's counter with its expiry (SET NX), then
-        # ``incr`` raises it atomically; a counter that expired in between is
-        # created again.
-        for _ in range(2):
-            if self.cache.add(self.key, amount, self.period + 5):
-                return amount
-            try:
-                return self.cache.incr(self.key, amount)
-            except ValueError:
-                continue
-        raise RuntimeError("the premise-check counter could not be written")
-
-    def give_back(self, amount):
+def _raise(cache, counter):
+    # ``add`` creates the window's counter with its expiry, then ``incr`` raises
+    # it; a counter that expired in between is created again.
+    for _ in range(2):
+        if cache.add(counter.key, counter.amount, counter.period + EXPIRATION_FUDGE):
+            return counter.amount
         try:
-            self.cache.incr(self.key, -amount)
+            return cache.incr(counter.key, counter.amount)
         except ValueError:
-            pass  # the window's counter is gone: nothing left to give back to
+            continue
+    raise RuntimeError("the rate-limit counter could not be written")
 
-    def time_left(self):
-        return self.window_end - int(time.time())
+
+def _give_back(cache, counter):
+    try:
+        cache.incr(counter.key, -counter.amount)
+    except ValueError:
+        pass  # the window's counter is gone: nothing left to give back to
 
 
 def _rate_limited(message, *, time_left):

@@ -46,6 +46,8 @@ class PremiseAuthenticationView(CspApiView):
     # Guessing ESI IDs and meter numbers is the attack: besides the default
     # limits, each check is taken from the premise-check budget, which the
     # agreements endpoint shares (see ratelimits.premise_checks_consume).
+    # The request's counters go to the cache with the budget's: one round trip.
+    rate_limits_deferred = True
 
     class PremiseAuthenticationInput(serializers.Serializer):
         esi_id = EsiIdField()
