@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.timezone import localtime
 
 from premises.models import AuthenticationFailure
 
@@ -70,7 +71,7 @@ class PremiseAuthenticationAttempt(models.Model):
 
     def __str__(self):
         outcome = "authenticated" if self.authenticated else f"failed ({self.failure_reason})"
-        return f"{self.esi_id} {outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.esi_id} {outcome} at {localtime(self.created_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 # --- Detector settings -------------------------------------------------------------
@@ -184,7 +185,7 @@ class DetectorRun(models.Model):
 
     def __str__(self):
         outcome = "ok" if self.ok else f"failed ({self.error_class})"
-        return f"{self.detector}: {outcome} at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.detector}: {outcome} at {localtime(self.finished_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 # --- Customer reports ---------------------------------------------------------------

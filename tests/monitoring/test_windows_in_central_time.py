@@ -76,3 +76,15 @@ def test_a_flag_of_an_evening_after_the_fall_back_names_that_central_day():
     assert flag.window_start == central(2026, 11, 1)
     assert flag.window_end == central(2026, 11, 2)
     assert flag.window_end - flag.window_start == timedelta(hours=25)
+
+
+def test_an_attempt_and_a_detector_run_name_their_time_in_central():
+    from datetime import UTC
+
+    from monitoring.models import DetectorRun, PremiseAuthenticationAttempt
+
+    moment = datetime(2026, 11, 24, 3, 15, tzinfo=UTC)  # 21:15 CST on the 23rd
+    attempt = PremiseAuthenticationAttempt(esi_id="1008901", authenticated=True, created_at=moment)
+    run = DetectorRun(detector="rejections", ok=True, finished_at=moment)
+    assert str(attempt) == "1008901 authenticated at 2026-11-23 21:15:00 CST"
+    assert str(run) == "rejections: ok at 2026-11-23 21:15:00 CST"
