@@ -127,3 +127,73 @@ class AgreementOutput(serializers.Serializer):
 
     def get_affirmation_email_status(self, agreement) -> str:
         return affirmation_email_status(agreement)
+
+    def to_representation(self, agreement):
+        # The declared fields above are the schema; the answer is built by
+        # ``agreement_output`` (a test holds the two equal), which skips DRF's
+        # copy of every field per instance: a sweep's events represent a
+        # million agreements, and this was 95 % of a time-out sweep's time.
+        return agreement_output(agreement)
+
+
+# Unbound fields whose ``to_representation`` the fast path shares with the declared ones.
+_WHEN = serializers.DateTimeField()
+_STATUS = serializers.ChoiceField(choices=AgreementStatus.choices)
+_LANGUAGE = serializers.ChoiceField(choices=Language.choices)
+_ENDED_BY = serializers.ChoiceField(choices=EndedBy.choices, allow_blank=True)
+_FLAG = serializers.BooleanField()
+
+
+def _when(value):
+    return None if value is None else _WHEN.to_representation(value)
+
+
+def _choice(field, value):
+    return None if value is None else field.to_representation(value)
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _renewal_output(renewal):
+    return {
+        "id": renewal.id,
+        "kind": _text(renewal.kind),
+        "status": _text(renewal.status),
+        "term_months": None if renewal.term_months is None else int(renewal.term_months),
+        "requested_at": _when(renewal.requested_at),
+        "expires_at": _when(renewal.expires_at),
+        "decided_at": _when(renewal.decided_at),
+        "new_term_end": _when(renewal.new_term_end),
+    }
+
+
+def agreement_output(agreement) -> dict:
+    """``AgreementOutput(agreement).data`` as a plain dict, key for key and value for value."""
+    output = AgreementOutput  # its SerializerMethodFields' methods need no instance state
+    return {
+        "id": agreement.id,
+        "status": _choice(_STATUS, agreement.status),
+        "premises": [
+            {"esi_id": _text(p.esi_id), "large_commercial": _choice(_FLAG, p.large_commercial)}
+            for p in agreement.premises.all()
+        ],
+        "term_months": int(agreement.term_months),
+        "max_term_months": int(agreement.max_term_months),
+        "customer_email_masked": output.get_customer_email_masked(None, agreement),
+        "language": _choice(_LANGUAGE, agreement.language),
+        "confirmation_code": _text(agreement.confirmation_code),
+        "created_at": _when(agreement.created_at),
+        "affirmation_expires_at": _when(agreement.affirmation_expires_at),
+        "reminder_sent_at": _when(agreement.reminder_sent_at),
+        "affirmed_at": _when(agreement.affirmed_at),
+        "term_start": _when(agreement.term_start),
+        "term_end": _when(agreement.term_end),
+        "ended_at": _when(agreement.ended_at),
+        "ended_by": _choice(_ENDED_BY, agreement.ended_by),
+        "end_reason": _text(agreement.end_reason),
+        "ended_reason": output.get_ended_reason(None, agreement),
+        "renewals": [_renewal_output(r) for r in agreement.renewals.all()],
+        "affirmation_email_status": output.get_affirmation_email_status(None, agreement),
+    }

@@ -190,7 +190,9 @@ class AgreementsView(CspGenericApiView):
             )
         except services.AgreementError as exc:
             return _error(exc)
-        agreement = agreements_of(request.csp, sandbox=request.auth.sandbox).get(pk=agreement.pk)
+        # Answered from the rows just written (no re-read): a new request has
+        # these premises and no renewals; only its email's status is asked.
+        agreement._prefetched_objects_cache = {"premises": agreement.premise_list, "renewals": []}
         return Response(AgreementOutput(agreement).data, status=201)
 
 
