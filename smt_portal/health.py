@@ -3,7 +3,8 @@
 ``/healthz`` (the contract): 200 when the database answers, 503 when it does
 not, and each dependency's state. ``monitoring`` names the detectors whose
 last run failed, ``outbox`` the emails still unsent long after they were due,
-``worker`` the age of the Celery worker's last heartbeat: each is an
+``worker`` the age of the Celery worker's last heartbeat, ``record_checkpoints``
+whether the record's checkpoints can be signed (a key in production): each is an
 operator's problem even though the portal itself still serves, so they report
 without turning the answer into a 503.
 
@@ -109,6 +110,22 @@ def _worker(now):
     }
 
 
+def _record_checkpoints():
+    """Whether the record's checkpoints can be signed (production needs
+    ``RECORD_CHECKPOINT_SIGNING_KEY``) and when the last was sealed: one query."""
+    from affirmations.checkpoints import checkpoint_signing_key
+    from affirmations.models import RecordCheckpoint
+
+    signing_key = checkpoint_signing_key() is not None
+    last = RecordCheckpoint.objects.order_by("-id").values_list("sealed_at", flat=True).first()
+    return {
+        "ok": signing_key,
+        "signing_key": signing_key,
+        "last_sealed_at": last.isoformat() if last else None,
+        "every_seconds": settings.RECORD_CHECKPOINT_EVERY,
+    }
+
+
 def _probe(check):
     try:
         check()
@@ -141,6 +158,7 @@ def healthz(request):
     checks["monitoring"] = _database_report(database_ok, _monitoring_report)
     checks["outbox"] = _database_report(database_ok, lambda: _outbox(now))
     checks["worker"] = _database_report(database_ok, lambda: _worker(now))
+    checks["record_checkpoints"] = _database_report(database_ok, _record_checkpoints)
     # The database alone decides 503; the other checks are reported, not fatal.
     status = 200 if database_ok else 503
     return JsonResponse(

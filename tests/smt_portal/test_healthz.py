@@ -9,7 +9,9 @@ def test_healthz_reports_each_dependency(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "broker", "monitoring", "outbox", "worker"}
+    assert set(body["checks"]) == {
+        "database", "cache", "broker", "monitoring", "outbox", "worker", "record_checkpoints",
+    }  # fmt: skip
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["cache"] == {"ok": True}
     assert body["checks"]["monitoring"] == {
@@ -18,6 +20,19 @@ def test_healthz_reports_each_dependency(client):
     assert body["checks"]["outbox"]["ok"] is True
     # No worker has ever beaten on a fresh database: reported, not a 503.
     assert body["checks"]["worker"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_healthz_says_when_the_records_checkpoints_cannot_be_signed(client, settings):
+    settings.RECORD_CHECKPOINT_SIGNING_KEY = ""
+    settings.RECORD_CHECKPOINT_DEV_KEY = False  # production, DEBUG off
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["record_checkpoints"] == {
+        "ok": False, "signing_key": False, "last_sealed_at": None, "every_seconds": 3600,
+    }  # fmt: skip
 
 
 def _detector_ran(name, *, ok, at):
