@@ -171,7 +171,7 @@ def _affirmation_render(request, link, *, form=None, notice="", status=200):
     }
     if state in ("pending", "provider_unavailable"):
         context.update(_pending_context(agreement, language, now, form))
-        context["long_term"] = _long_term(agreement, context["premises"])
+        context["long_term"] = _long_term(agreement, context["premises"], language)
     if state == "decided":
         context.update(_decided_context(agreement, language))
         context["can_stop"] = _termination_link_of(agreement, now) is not None
@@ -194,7 +194,7 @@ def _pending_context(agreement, language, now, form):
     }
 
 
-def _long_term(agreement, premises):
+def _long_term(agreement, premises, language):
     """Why a term beyond the standard limit is allowed (R11): every premise is
     large commercial. ``None`` when the term is within the standard limit."""
     policy = TermPolicy.current()
@@ -205,7 +205,10 @@ def _long_term(agreement, premises):
     return {
         "standard": policy.standard_max_months,
         "large": max(policy.large_commercial_max_months, agreement.term_months),
-        "kwh": int(policy.large_commercial_threshold_kwh),
+        # 15,000 in English, 15.000 in Spanish.
+        "kwh": f"{int(policy.large_commercial_threshold_kwh):,}".replace(
+            ",", "." if language == "es" else ","
+        ),
     }
 
 
@@ -395,7 +398,7 @@ def _renewal_render(request, link, *, form=None, notice="", status=200):
     if state == "pending":
         new_end = renewal_term_end(agreement.term_end, renewal.term_months)
         context["new_term_end_words"] = deadline_in_words(new_end, language)
-        context["long_term"] = _long_term(agreement, list(context["premises"]))
+        context["long_term"] = _long_term(agreement, list(context["premises"]), language)
         if renewal.kind == RenewalKind.FULL_AFFIRMATION:
             context.update(_pending_context(agreement, language, now, form))
     return render(request, "affirmations/renew_page.html", context, status=status)

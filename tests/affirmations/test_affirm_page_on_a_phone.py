@@ -125,8 +125,9 @@ def test_a_36_month_request_says_why_36_months_is_allowed(client, active_csp):
 
     assert "36 months: if you agree now" in html
     assert "Why 36 months is allowed: every premise here is large commercial" in html
-    assert "at least 15000 kWh" in html and "everyone else for at most 12" in html
-    assert "Por qué se permiten 36 meses" in _page(client, "es")
+    assert "at least 15,000 kWh" in html and "everyone else for at most 12" in html
+    spanish = _page(client, "es")
+    assert "Por qué se permiten 36 meses" in spanish and "al menos 15.000 kWh" in spanish
 
 
 def test_a_standard_term_needs_no_explanation(client, active_csp):
