@@ -98,11 +98,14 @@ def _prepare(args):
     call_command("migrate", verbosity=0)
     call_command("seed_reference_data", stdout=open(os.devnull, "w"))  # noqa: SIM115
     taken = AgreementPremise.objects.count()
-    if Premise.objects.count() < taken + needed:
+    if Premise.objects.filter(sandbox=False).count() < taken + needed:
         call_command("generate_premises", count=taken + needed, no_progress=True, samples=0)
     meter = Meter.objects.filter(premise=OuterRef("pk"), removed_on=None).values("number")[:1]
     rows = (
-        Premise.objects.exclude(pk__in=AgreementPremise.objects.values("premise_id"))
+        Premise.objects.filter(
+            sandbox=False
+        )  # the seeded sandbox premises answer only sandbox keys
+        .exclude(pk__in=AgreementPremise.objects.values("premise_id"))
         .annotate(meter=Subquery(meter))
         .order_by("pk")
         .values_list("esi_id", "meter", "rep_of_record__certificate_number")[:needed]

@@ -191,7 +191,7 @@ class AgreementsView(CspGenericApiView):
         except services.AgreementError as exc:
             return _error(exc)
         # Answered from the rows just written (no re-read): a new request has
-        # these premises and no renewals; only its email's status is asked.
+        # these premises, no renewals and its email as queued in the transaction.
         agreement._prefetched_objects_cache = {"premises": agreement.premise_list, "renewals": []}
         return Response(AgreementOutput(agreement).data, status=201)
 

@@ -219,6 +219,9 @@ def _announce_request(*, agreement, link, actor, now):
         link_url=affirmation_url(placeholder),
         now=now,
     )
+    # What ``with_affirmation_email_status`` would read back: the API answers
+    # the new request from the rows just written.
+    agreement.affirmation_email_row_status = email.status
     # Last in the transaction: the chain head stays locked until commit, and
     # every writer of the record waits for it.
     records_append_many(

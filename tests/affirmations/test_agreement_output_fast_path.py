@@ -93,6 +93,7 @@ def test_creating_an_agreement_answers_from_the_rows_it_wrote_without_reading_th
                 "affirmations_agreement",
                 "affirmations_agreementpremise",
                 "affirmations_renewal",
+                "outbox_outboundemail",
             )
         )  # fmt: skip
     ]
