@@ -105,8 +105,9 @@ def premises_usage_peaks_refresh(*, premises=None, now: datetime) -> int:
     UPDATE; callers with millions of premises pass them in slices.
 
     Run by every usage writer after its writes (``import_usage``,
-    ``generate_premises``), and monthly for all premises (``refresh_usage_peaks``),
-    since the window moves with the month. Returns the number of premises updated.
+    ``generate_premises``), and for every stale premise hourly
+    (``premises_usage_peaks_refresh_stale``), since the window moves with the
+    month. Returns the number of premises updated.
     """
     _, end = usage_window(now=now)
     if premises is None:
@@ -159,6 +160,22 @@ def premise_is_large_commercial(
         return False  # no need to read the usage
     result = premises_large_commercial(premise_ids=[premise.pk], now=now, policy=policy)
     return result.get(premise.pk, False)
+
+
+def premises_usage_peaks_refresh_stale(*, now: datetime, slice_size: int = 50_000) -> int:
+    """Store the peak of the window of ``now`` for every premise whose stored
+    peak is of another window or was cleared by a usage write, ``slice_size``
+    premises per transaction; returns how many. Hourly (``premises.tasks``) and
+    ``manage.py refresh_usage_peaks``: after the month turns, the first run
+    stores every premise's new peak; later runs find only the premises whose
+    usage some writer changed without storing their peak."""
+    _, end = usage_window(now=now)
+    stale = Premise.objects.exclude(usage_peak_window_end=end).order_by("pk")
+    updated, after = 0, 0
+    while ids := list(stale.filter(pk__gt=after).values_list("pk", flat=True)[:slice_size]):
+        updated += premises_usage_peaks_refresh(premises=ids, now=now)
+        after = ids[-1]
+    return updated
 
 
 # --- Term limits (R11, R12) -------------------------------------------------

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
@@ -21,6 +22,7 @@ from premises.services import (
     premises_usage_peaks_refresh,
     usage_window,
 )
+from premises.tasks import refresh_usage_peaks
 from smt_portal.calendar import CENTRAL
 from tests.factories import active_meter_number, make_premise, make_rep, make_usage
 
@@ -190,3 +192,15 @@ def test_authenticating_a_premise_with_a_current_stored_peak_reads_no_usage_rows
             plan = str(cursor.fetchone()[0])
         # The usage subplan is in the plan but never runs for this premise.
         assert "'Actual Loops': 0" in plan or "never executed" in plan, plan
+
+
+def test_the_hourly_job_stores_only_the_stale_peaks_and_a_second_run_finds_none():
+    ids = random_premises(random.Random(5), 6)
+    premises_usage_peaks_refresh(premises=ids[:2], now=START_OF_DECEMBER)
+    with time_machine.travel(START_OF_DECEMBER, tick=False):
+        assert refresh_usage_peaks() == 4
+        assert refresh_usage_peaks() == 0
+    assert set(Premise.objects.values_list("usage_peak_window_end", flat=True)) == {
+        date(2026, 12, 1)
+    }
+    assert settings.PERIODIC_JOBS["premises.tasks.refresh_usage_peaks"] == 3600

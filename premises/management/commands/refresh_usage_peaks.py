@@ -1,20 +1,19 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Max, Min
 from django.utils import timezone
 
-from premises.models import Premise
-from premises.services import premises_usage_peaks_refresh, usage_window
+from premises.services import premises_usage_peaks_refresh_stale, usage_window
 
 
 class Command(BaseCommand):
     help = (
-        "Store every premise's peak monthly usage of the current 12-month window, so that "
-        "premise authentication reads no usage rows. Run it once a month, after the month "
-        "turns (in Central time) and before the month's usage import: until then, premises "
-        "whose stored peak is of the previous window are classified from their usage rows "
-        "(correct, only slower). Idempotent; one transaction per --slice premises."
+        "Store the peak monthly usage of the current 12-month window for every premise whose "
+        "stored peak is of another window (the month turned) or was cleared by a usage write, "
+        "so that premise authentication reads no usage rows. The periodic job "
+        "premises.tasks.refresh_usage_peaks does the same hourly; until it runs, such premises "
+        "are classified from their usage rows (correct, only slower). Idempotent; one "
+        "transaction per --slice premises."
     )
 
     def add_arguments(self, parser):
@@ -24,13 +23,7 @@ class Command(BaseCommand):
         if slice < 1:
             raise CommandError("--slice must be at least 1")
         started, now = time.monotonic(), timezone.now()
-        bounds = Premise.objects.aggregate(low=Min("pk"), high=Max("pk"))
-        updated = 0
-        if bounds["low"] is not None:
-            for low in range(bounds["low"], bounds["high"] + 1, slice):
-                updated += premises_usage_peaks_refresh(
-                    premises=Premise.objects.filter(pk__gte=low, pk__lt=low + slice), now=now
-                )
+        updated = premises_usage_peaks_refresh_stale(now=now, slice_size=slice)
         _, end = usage_window(now=now)
         self.stdout.write(
             f"Stored the peak of the 12 months before {end:%Y-%m} for {updated} premises; "
