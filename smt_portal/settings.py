@@ -258,6 +258,8 @@ PERIODIC_JOBS = {
     "csp_registry.tasks.purge_expired_idempotency_keys": 3600,
     "monitoring.tasks.run_detectors": 900,
     "data_access.tasks.announce_left_behind_data": 600,
+    # Each premise's stored 12-month usage peak, once the month turns (premise authentication).
+    "premises.tasks.refresh_usage_peaks": 3600,
     # The worker's heartbeat: its age on /healthz is how long no worker consumed.
     "smt_portal.tasks.record_worker_heartbeat": 60,
 }
