@@ -1,9 +1,14 @@
 """Staff screens of monitoring and enforcement.
 
 - the attempt log: read-only, built for very large tables;
-- red flags: listed open first; a flag's page shows its evidence with links
-  to the rows behind it; actions (dismiss, escalate, uphold, suspend the CSP,
-  revoke the CSP) ask for a reason and call ``monitoring.services``;
+- red flags: listed open first; a flag's page shows its evidence (tables in
+  words, with links to the rows behind it) and its decisions as buttons
+  (dismiss, escalate, uphold, suspend the CSP, revoke the CSP) under one reason
+  field, each shown to and checked for its permission, naming the CSP's other
+  open flags a suspension or revocation also closes; the same decisions are
+  list actions; all call ``monitoring.services``;
+- the admin home's "N open red flags (M high)" (``templatetags/monitoring_admin``)
+  and the CSP list's open-flag column (``csp_list_column_subscribe``);
 - Commission directives, carried out through the same services;
 - detector settings and monitoring settings, edited by the committee;
 - the monitoring dashboard at ``/admin/monitoring/dashboard/``.
@@ -52,6 +57,7 @@ from .models import (
     Dashboard,
     DetectorSetting,
     FlagAction,
+    FlagActionKind,
     FlagStatus,
     MonitoringSettings,
     PremiseAuthenticationAttempt,
@@ -141,6 +147,13 @@ DECISIONS = {
                            "closed; the CSP is revoked", closes_siblings=True, final=True),
 }  # fmt: skip
 _REASON_NOTICE = {"suspend_csp": "and sent to the CSP in its suspension notice"}
+_KINDS = {
+    "dismiss": FlagActionKind.DISMISS,
+    "escalate": FlagActionKind.ESCALATE,
+    "uphold": FlagActionKind.UPHOLD,
+    "suspend_csp": FlagActionKind.SUSPEND,
+    "revoke_csp": FlagActionKind.REVOKE,
+}
 
 
 def _reason_action(modeladmin, request, queryset, *, title, service):
@@ -289,11 +302,11 @@ class RedFlagAdmin(admin.ModelAdmin):
         flag = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if flag is not None and self.has_view_permission(request, flag):
-            decisions = self._decisions_for(request) if flag.is_unresolved else {}
-            if flag.status in (FlagStatus.ACTIONED, FlagStatus.UPHELD):
-                # A flag whose CSP was suspended may still lead to revocation.
-                decisions = {k: v for k, v in self._decisions_for(request).items()
-                             if k == "revoke_csp"}  # fmt: skip
+            # Only what the flag's status allows: an escalated flag is not escalated
+            # again; one whose CSP was suspended may still lead to revocation.
+            allowed = services.flag_decisions_allowed(flag)
+            decisions = {name: decision for name, decision in self._decisions_for(request).items()
+                         if _KINDS[name] in allowed}  # fmt: skip
             siblings = []
             if any(decision.closes_siblings for decision in decisions.values()):
                 others = services.flag_siblings(flag).order_by("-created_at", "-pk")

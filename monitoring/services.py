@@ -345,6 +345,11 @@ _DECISIONS = {
 }  # fmt: skip
 
 
+def flag_decisions_allowed(flag):
+    """The decisions (``FlagActionKind``) the flag's status allows now."""
+    return {action for action, (allowed, _, _) in _DECISIONS.items() if flag.status in allowed}
+
+
 def _flag_decide(*, flag, action, actor, reason, now):
     """Move the flag (conditional UPDATE), close its report, record who and why."""
     if not reason.strip():

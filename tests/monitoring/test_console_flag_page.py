@@ -229,3 +229,16 @@ def test_revoking_asks_once_more_on_a_page_that_says_it_is_final(client, committ
     )]  # fmt: skip
     active_csp.refresh_from_db()
     assert active_csp.status == CspStatus.REVOKED
+
+
+def test_a_flag_offers_only_the_decisions_its_status_allows(client, committee_member,
+                                                            active_csp):  # fmt: skip
+    escalated = detector_flag(active_csp, 1, status=FlagStatus.ESCALATED)
+    dismissed = detector_flag(active_csp, 2, status=FlagStatus.DISMISSED)
+    upheld = detector_flag(active_csp, 3, status=FlagStatus.UPHELD)
+    client.force_login(committee_member)
+    assert buttons_on(client.get(page_of(escalated)).content.decode()) == set(BUTTONS) - {
+        "escalate"
+    }
+    assert buttons_on(client.get(page_of(dismissed)).content.decode()) == set()
+    assert buttons_on(client.get(page_of(upheld)).content.decode()) == {"revoke_csp"}
