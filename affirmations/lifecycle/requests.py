@@ -79,8 +79,7 @@ def agreement_request(
     placeholder, token_hash = link_token_new()
     try:
         with transaction.atomic():
-            lock_active_csp(csp)
-            _refuse_duplicates(csp=csp, premises=checked.premises)
+            _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises)
             _run_request_guards(csp=csp, premises=checked.premises, now=now)
             agreement = _agreement_create(
                 csp=csp,
@@ -149,6 +148,31 @@ def lock_active_csp(csp):
         row = cursor.fetchone()
     if row is None or row[0] != CspStatus.ACTIVE:
         raise CspNotActive("This CSP is not active and cannot start requests.")
+
+
+def _lock_csp_and_refuse_duplicates(*, csp, premises):
+    """``lock_active_csp`` and ``_refuse_duplicates`` in one round trip on PostgreSQL.
+
+    The open premises are read in the locking statement; one that a concurrent
+    request commits after it is still refused by the partial unique index.
+    """
+    if connection.vendor != "postgresql":
+        lock_active_csp(csp)
+        _refuse_duplicates(csp=csp, premises=premises)
+        return
+    table, opened = csp._meta.db_table, AgreementPremise._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.status, ARRAY(SELECT o.esi_id FROM {opened} o"  # noqa: S608
+            " WHERE o.csp_id = c.id AND o.is_open AND o.premise_id = ANY(%s))"
+            f" FROM {table} c WHERE c.id = %s FOR SHARE OF c",
+            [[premise.pk for premise in premises], csp.pk],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] != CspStatus.ACTIVE:
+        raise CspNotActive("This CSP is not active and cannot start requests.")
+    if row[1]:
+        raise DuplicateAgreement(sorted(row[1]))
 
 
 def _refuse_duplicates(*, csp, premises):

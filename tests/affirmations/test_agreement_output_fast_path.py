@@ -101,3 +101,23 @@ def test_creating_an_agreement_answers_from_the_rows_it_wrote_without_reading_th
     agreement = Agreement.objects.get(pk=response.json()["id"])
     fresh = next(iter(agreements_for_representation([agreement.pk])))
     assert response.json() == agreement_output(fresh)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL only")
+def test_the_providers_lock_and_the_duplicate_check_are_one_round_trip(active_csp):
+    home = residential()
+    request_agreement(active_csp, home)
+
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(services.DuplicateAgreement) as refused:
+            request_agreement(active_csp, residential(), home)
+
+    assert refused.value.esi_ids == [home.esi_id]
+    locks = [q["sql"] for q in queries.captured_queries if "FOR SHARE" in q["sql"]]
+    assert len(locks) == 1 and "affirmations_agreementpremise" in locks[0]
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and "affirmations_agreementpremise" in q["sql"]
+    ]
+    assert reads == locks
