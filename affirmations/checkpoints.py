@@ -108,7 +108,9 @@ def record_checkpoint_seal(*, now):
 
     Idempotent: when no chain moved since the newest checkpoint, that one is
     returned and nothing new is written. Raises ``CheckpointKeyMissing`` in
-    production without a signing key."""
+    production without a signing key. Call it in a transaction of its own (the
+    task, the command and the admin do): the line it files states what is
+    committed."""
     from outbox.services import email_queue
 
     key = checkpoint_signing_key()
