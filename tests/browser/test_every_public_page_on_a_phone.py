@@ -1,12 +1,12 @@
 """Every public page on a 390 px phone, in English and Spanish (issue 17): axe finds
 no serious or critical violation and nothing scrolls sideways (WCAG 1.4.10).
 
-The affirmation page in each of its states (pending, with several large commercial
-premises on a 36-month term; opted in; declined; reported as spam; provider
-suspended; timed out), "Stop sharing now" to the end page and its ended state,
-the renewal page (full affirmation and one click, pending, declined, renewed),
-the unknown-link page, /providers/, /report/ (empty, refused, thanks), the landing
-page / and the account's sign-in page.
+The affirmation page in each of its states (pending, with one premise and with
+several large commercial premises on a 36-month term; opted in; declined; reported
+as spam; provider suspended; timed out), "Stop sharing now" to the end page, the
+reads it lists and its ended state, the renewal page (full affirmation and one
+click, pending, declined, renewed), the unknown-link page, /providers/, /report/
+(empty, refused, thanks), the landing page / and the account's sign-in page.
 
 Set ``PHONE_SHOTS_DIR`` (outside the work tree, e.g. /tmp/phone-shots) to keep a
 full-page screenshot of each.
@@ -154,6 +154,8 @@ def test_every_public_page_fits_a_phone_and_passes_axe(page, portal, mailoutbox,
     page.locator("#stop-sharing-now").click()
     page.wait_for_url(re.compile(r"/end/$"))
     walk.check("end-active")
+    walk.visit(f"{portal.url}/end/reads/", "end-reads")  # "See when … read your data"
+    page.goto(f"{portal.url}/end/")
     page.locator("#stop-sharing").click()
     page.wait_for_url(re.compile(r"/end/$"))
     assert Agreement.objects.get(pk=agreement.pk).status == AgreementStatus.TERMINATED
@@ -209,4 +211,4 @@ def test_every_public_page_fits_a_phone_and_passes_axe(page, portal, mailoutbox,
     walk.visit(f"{portal.url}/account/login/{q}", "account-sign-in")
 
     assert walk.problems == []
-    assert len(walk.seen) == 21
+    assert len(walk.seen) == 22
