@@ -9,7 +9,9 @@ and ``generate_premises --count N`` first; both are idempotent). Times
 lookups succeed, half fail, spread over the three reasons. Each call reads
 the policy, runs the joined lookup and writes its attempt row (autocommit).
 Then times ``premises_authenticate`` on batches of 200, as the agreements
-API calls it. Every attempt is written to the database under test.
+API calls it. Every attempt is written to the database under test. First, in
+the same run, the floor: one indexed SELECT and one attempt INSERT per call.
+``--profile`` ends with a cProfile of the single calls.
 """
 
 import argparse
@@ -49,8 +51,11 @@ def main():
     rng = random.Random(args.seed)
     cases = _cases(rng, args.lookups)
     print(f"{connection.vendor}: {total:,} premises; {len(cases):,} lookups")
+    _time_floor(cases)
     _time_single(cases)
     _time_batches(rng, cases, args.batches)
+    if args.profile:
+        _profile(cases)
 
 
 def _parse_args():
@@ -59,6 +64,9 @@ def _parse_args():
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=20, help=f"batches of {BATCH} triples")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--profile", action="store_true", help="then cProfile the single calls (top functions)"
+    )
     return parser.parse_args()
 
 
@@ -119,6 +127,42 @@ def _time_single(cases):
     for label in ("all", "authenticated", "failed", "  unknown_esi_id", "  meter_mismatch",
                   "  rep_mismatch"):  # fmt: skip
         _report(label, timings[label])
+
+
+def _time_floor(cases):
+    """The floor, in the same run: one indexed SELECT of the premise by ESI ID
+    and one single-row INSERT of the attempt, each committed, nothing else."""
+    timings = []
+    with connection.cursor() as cursor:
+        for _, (esi_id, meter, certificate) in cases:
+            started = time.perf_counter()
+            cursor.execute("SELECT id FROM premises_premise WHERE esi_id = %s", [esi_id])
+            cursor.fetchone()
+            cursor.execute(
+                "INSERT INTO monitoring_premiseauthenticationattempt (created_at, ip, esi_id, "
+                "meter_number, rep_certificate_number, authenticated, failure_reason) "
+                "VALUES (now(), '203.0.113.10', %s, %s, %s, false, 'unknown_esi_id')",
+                [esi_id, meter, certificate],
+            )
+            timings.append(time.perf_counter() - started)
+    print("floor: one indexed SELECT + one attempt INSERT, autocommit (ms):")
+    _report("floor", timings)
+
+
+def _profile(cases):
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _, (esi_id, meter, certificate) in cases:
+        premise_authenticate(
+            esi_id=esi_id, meter_number=meter, rep_certificate_number=certificate,
+            ip="203.0.113.10", now=timezone.now(),
+        )  # fmt: skip
+    profiler.disable()
+    print("cProfile of the single calls, top 20 by own time:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
 
 
 def _time_batches(rng, cases, batches):
