@@ -76,9 +76,7 @@ def window_in_words(window):
 
 def threshold_unit(name):
     """How staff enter a threshold: a percentage, days, seconds or a count."""
-    # A share of one ("max_spam_rate"), not a count named after one
-    # ("min_attempts_for_ratio").
-    if is_fraction(name) and not name.startswith("min_"):
+    if is_fraction(name):
         return "percent"
     if name.endswith("_days"):
         return "days"

@@ -213,4 +213,6 @@ def evidence_word(name):
 
 
 def is_fraction(name):
-    return name.endswith(FRACTION_SUFFIXES)
+    """A share of one ("max_spam_rate"), not a count named after one
+    ("min_attempts_for_ratio")."""
+    return name.endswith(FRACTION_SUFFIXES) and not name.startswith("min_")

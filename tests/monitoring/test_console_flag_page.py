@@ -242,3 +242,17 @@ def test_a_flag_offers_only_the_decisions_its_status_allows(client, committee_me
     }
     assert buttons_on(client.get(page_of(dismissed)).content.decode()) == set()
     assert buttons_on(client.get(page_of(upheld)).content.decode()) == {"revoke_csp"}
+
+
+def test_a_count_named_after_a_ratio_reads_as_a_count_not_a_percentage(
+    client, committee_member, active_csp
+):
+    flag = detector_flag(active_csp, detector="authentication_attempts")
+    flag.evidence = {
+        "figures": {"per_ip": [], "per_csp": [], "enumeration": []},
+        "thresholds": {"max_failure_ratio": 0.3, "min_attempts_for_ratio": 1000},
+    }
+    flag.save()
+    client.force_login(committee_member)
+    html = client.get(page_of(flag)).content.decode()
+    assert "1,000" in html and "100000%" not in html and "100,000%" not in html
