@@ -254,6 +254,7 @@ class RedFlagAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["css/admin_console.css"]}
+
     actions = [
         _flag_action(name, decision.label, decision.service, decision.permission)
         for name, decision in DECISIONS.items()
@@ -559,7 +560,8 @@ class DetectorSettingAdmin(admin.ModelAdmin):
     typed field with its unit and help (``forms.DetectorSettingForm``)."""
 
     form = DetectorSettingForm
-    list_display = ("name", "label", "enabled", "window_words", "thresholds_words", "updated_at")
+    list_display = ("label", "enabled", "window_words", "thresholds_words", "updated_at")
+    list_display_links = ("label",)
     readonly_fields = ("name", "description", "updated_at")
 
     @admin.display(description="detector")

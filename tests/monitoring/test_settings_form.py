@@ -110,6 +110,18 @@ def test_the_list_shows_windows_and_thresholds_in_words(settings_rows, committee
     assert "1 day, 0:00:00" not in page
 
 
+def test_the_list_names_each_detector_in_words_not_by_its_identifier(
+    settings_rows, committee_member
+):
+    page = (
+        client_for(committee_member)
+        .get(reverse("admin:monitoring_detectorsetting_changelist"))
+        .content.decode()
+    )
+    assert "Authentication attempts" in page
+    assert ">authentication_attempts<" not in page
+
+
 def test_auditors_read_the_settings_in_words_and_cannot_change_them(settings_rows, auditor):
     client = client_for(auditor)
     page = client.get(page_of("rejections")).content.decode()
