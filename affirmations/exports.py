@@ -1,7 +1,8 @@
 """Exports of the record (R13) for regulators: CSV and JSON, streamed.
 
-Rows go out in chain order with their hashes, so whoever receives an export
-can re-check the links between consecutive rows themselves (from the JSON
+Rows go out chain by chain, each in its order (``chain``, ``seq``), with
+their hashes and hash version, so whoever receives an export can re-check the
+links between consecutive rows of a chain themselves (from the JSON
 export: the CSV neutralises cells a spreadsheet would run as formulas).
 """
 
@@ -14,14 +15,14 @@ from smt_portal.csv_export import csv_lines
 from .models import Record
 
 FIELDS = (
-    "id", "created_at", "event", "agreement_id", "csp_id", "actor_type", "actor", "ip",
-    "user_agent", "details", "previous_hash", "hash",
+    "id", "chain", "seq", "hash_version", "created_at", "event", "agreement_id", "csp_id",
+    "actor_type", "actor", "ip", "user_agent", "details", "previous_hash", "hash",
 )  # fmt: skip
 
 
 def records_for(*, agreement_id=None, esi_id=None, csp_id=None):
     """The records of one agreement, of every agreement covering one ESI ID, or of one CSP."""
-    records = Record.objects.order_by("id")
+    records = Record.objects.order_by("chain", "seq")
     if agreement_id is not None:
         records = records.filter(agreement_id=agreement_id)
     if esi_id:

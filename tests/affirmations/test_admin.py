@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from affirmations.models import Disclosure, Record, RecordEvent
-from affirmations.records import record_append
+from affirmations.records import record_append, record_chain_of
 from affirmations.seed import seed_reference_data
 from smt_portal.actors import Actor
 
@@ -50,6 +50,24 @@ def test_staff_export_by_esi_id_and_by_csp_as_json(admin_client, active_csp, oth
 
     assert len(by_premise) == 4
     assert len(by_csp) == 4 and {r["csp_id"] for r in by_csp} == {other_csp.pk}
+
+
+def test_an_export_names_each_rows_chain_and_place_so_every_link_can_be_rechecked(
+    admin_client, active_csp, other_csp
+):
+    home = residential()
+    request_agreement(active_csp, home)
+    request_agreement(other_csp, home)
+
+    rows = json.loads(_content(admin_client.get(EXPORT, {"esi_id": home.esi_id, "format": "json"})))
+
+    assert len(rows) == 4
+    assert all(row["chain"] == record_chain_of(row["csp_id"]) for row in rows)
+    for before, after in zip(rows, rows[1:], strict=False):
+        if after["chain"] == before["chain"] and after["seq"] == before["seq"] + 1:
+            assert after["previous_hash"] == before["hash"]
+    assert [(r["chain"], r["seq"]) for r in rows] == sorted((r["chain"], r["seq"]) for r in rows)
+    assert all(row["hash_version"] == 2 for row in rows)
 
 
 def test_the_export_form_wants_exactly_one_subject(admin_client):
