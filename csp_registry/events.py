@@ -12,7 +12,7 @@ none of them.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .models import CspEvent
 
@@ -53,6 +53,38 @@ def events_emit(*, drafts: Iterable[EventDraft], now) -> list[CspEvent]:
         created = CspEvent.objects.bulk_create(rows, batch_size=1000)
         for subscriber in list(_subscribers):
             subscriber(created)
+    return created
+
+
+# The columns ``events_emit_select`` reads back: everything but ``data``, which
+# stays in the database (a subscriber that reads it loads it, as for any deferred field).
+_RETURNED = ("id", "csp_id", "type", "agreement_id", "sandbox", "occurred_at")
+
+
+def events_emit_select(*, select_sql: str, params: dict, now) -> list[CspEvent]:
+    """Store the events a SELECT yields, in one ``INSERT … SELECT`` (PostgreSQL).
+
+    ``select_sql`` yields ``csp_id, type, agreement_id, sandbox, data`` (a
+    ``jsonb``) with named ``%(…)s`` parameters; rows get ids in
+    ``agreement_id`` order. Every subscriber then runs with the new rows, as
+    after ``events_emit`` — for set-based writers whose payloads are built
+    by the database rather than serialized row by row in Python.
+    """
+    sql = (
+        "INSERT INTO csp_registry_cspevent"  # noqa: S608 (the caller's SQL, its values bound)
+        " (csp_id, type, agreement_id, sandbox, data, occurred_at)"
+        " SELECT s.csp_id, s.type, s.agreement_id, s.sandbox, s.data, %(events_occurred_at)s"
+        f" FROM ({select_sql}) AS s ORDER BY s.agreement_id"
+        f" RETURNING {', '.join(_RETURNED)}"
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, "events_occurred_at": now})
+            rows = sorted(cursor.fetchall())
+        created = [CspEvent.from_db(connection.alias, _RETURNED, row) for row in rows]
+        if created:
+            for subscriber in list(_subscribers):
+                subscriber(created)
     return created
 
 
