@@ -45,6 +45,13 @@ def holidays_from_database():
     return frozenset(Holiday.objects.values_list("day", flat=True))
 
 
+def holidays_prime(days):
+    """Keep ``days``, just read from the table with other rows, as this web
+    request's calendar (outside a web request: nothing is kept)."""
+    if getattr(_cache, "active", False):
+        _cache.days = frozenset(days)
+
+
 def holidays_cache_subscribe():
     request_started.connect(_scope_open, dispatch_uid="affirmations.holidays.open")
     request_finished.connect(_scope_close, dispatch_uid="affirmations.holidays.close")

@@ -102,9 +102,14 @@ def records_append_many(*, entries, actor, now):
         by_chain.setdefault(record_chain_of(csp_id), []).append((index, entry))
     ip = _IP_FIELD.get_prep_value(actor.ip)
     user_agent = (actor.user_agent or "")[:500]
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two round trips saved on
+    # every agreement request): nothing here is retried or caught, so any
+    # failure leaves through this block, which marks the caller's transaction
+    # for rollback, and the caller's change and its records commit together or
+    # not at all. Called outside a transaction, this opens one as before.
+    with transaction.atomic(savepoint=False):
         heads = _locked_heads(sorted(by_chain))
-        rows = []
+        rows, moves = [], []
         for chain, chain_entries in sorted(by_chain.items()):
             head = heads[chain]
             previous, seq = head.last_hash, head.last_seq
@@ -130,8 +135,8 @@ def records_append_many(*, entries, actor, now):
                 row.hash = record_hash(row)
                 previous = row.hash
                 rows.append(row)
-            RecordChainHead.objects.filter(pk=head.pk).update(last_hash=previous, last_seq=seq)
-        _insert(rows)
+            moves.append((head.pk, previous, seq))
+        _insert(rows, moves)
     if len(by_chain) > 1:
         # Callers read the rows in the order they gave the entries.
         placed = [i for _, chain_entries in sorted(by_chain.items()) for i, _ in chain_entries]
@@ -150,10 +155,22 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-def _insert(rows):
-    if connection.vendor != "postgresql" or len(rows) < COPY_THRESHOLD:
+def _heads_move(moves):
+    for pk, last_hash, last_seq in moves:
+        RecordChainHead.objects.filter(pk=pk).update(last_hash=last_hash, last_seq=last_seq)
+
+
+def _insert(rows, moves):
+    """Insert ``rows`` and move each locked head (``(pk, last_hash, last_seq)``)
+    past them."""
+    if connection.vendor != "postgresql":
+        _heads_move(moves)
         Record.objects.bulk_create(rows, batch_size=1000)
         return
+    if len(rows) < COPY_THRESHOLD:
+        _insert_moving_heads(rows, moves)
+        return
+    _heads_move(moves)
     # A sweep writes one record per agreement: COPY skips the ORM's per-value
     # preparation, which costs more than the database's own work here.
     statement = f"COPY {Record._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
@@ -166,6 +183,37 @@ def _insert(rows):
                     row.previous_hash, row.hash, row.chain, row.seq, row.hash_version,
                 )
             )  # fmt: skip
+
+
+def _insert_moving_heads(rows, moves):
+    # One round trip on every request that writes the record: the heads' UPDATE
+    # rides in the INSERT's WITH (PostgreSQL runs a data-modifying WITH whether
+    # or not the INSERT reads it). Values are sent as the COPY path sends them.
+    table, heads = Record._meta.db_table, RecordChainHead._meta.db_table
+    moved = ", ".join(["(%s::bigint, %s, %s::bigint)"] * len(moves))
+    values = ", ".join(
+        ["(%s::timestamptz, %s, %s::bigint, %s::bigint, %s, %s, %s::inet, %s, %s::jsonb,"
+         " %s, %s, %s::smallint, %s::bigint, %s::smallint)"] * len(rows)
+    )  # fmt: skip
+    params = [value for move in moves for value in move]
+    for row in rows:
+        params += [
+            row.created_at, row.event, row.agreement_id, row.csp_id, row.actor_type,
+            row.actor, row.ip, row.user_agent, json.dumps(row.details),
+            row.previous_hash, row.hash, row.chain, row.seq, row.hash_version,
+        ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH moved AS (UPDATE {heads} h SET last_hash = m.last_hash, last_seq = m.last_seq"  # noqa: S608
+            f" FROM (VALUES {moved}) m(id, last_hash, last_seq) WHERE h.id = m.id)"
+            f" INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {values} RETURNING id",
+            params,
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    for row, pk in zip(rows, ids, strict=True):
+        row.pk = pk
+        row._state.adding = False
+        row._state.db = connection.alias
 
 
 def record_append(*, event, actor, now, agreement=None, csp=None, details=None):

@@ -569,6 +569,8 @@ def spam_cooldown_guard(*, csp, premises, now):
 def spam_cooldown_blocks(*, csp, premise_ids, now):
     """The premises (ids) this CSP may not ask for yet: a request of the CSP
     for them was reported as spam within the staff-set cooldown."""
+    if connection.vendor == "postgresql" and premise_ids:
+        return _spam_cooldown_blocks_one_statement(csp=csp, premise_ids=premise_ids, now=now)
     days = MonitoringSettings.current().spam_cooldown_days
     if not days or not premise_ids:
         return []
@@ -582,6 +584,28 @@ def spam_cooldown_blocks(*, csp, premise_ids, now):
             ).values_list("premise_id", flat=True)
         )
     )
+
+
+def _spam_cooldown_blocks_one_statement(*, csp, premise_ids, now):
+    # The staff-set cooldown is read in the same statement (a request guard runs
+    # on every agreement request: one round trip, not two). No settings row yet
+    # counts as the field's default; 0 days blocks nothing; a day is 24 hours,
+    # as ``timedelta(days=...)`` is.
+    default = MonitoringSettings._meta.get_field("spam_cooldown_days").default
+    opened = AgreementPremise._meta.db_table
+    agreements = AgreementPremise._meta.get_field("agreement").related_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT o.premise_id FROM (SELECT COALESCE((SELECT m.spam_cooldown_days"  # noqa: S608
+            f" FROM {MonitoringSettings._meta.db_table} m WHERE m.id = 1), %s) AS days) s"
+            f" JOIN {agreements} a ON s.days > 0 AND a.status = %s"
+            " AND a.decided_at >= %s - s.days * interval '24 hours'"
+            f" JOIN {opened} o ON o.agreement_id = a.id AND o.csp_id = %s"
+            " AND o.premise_id = ANY(%s)"
+            " ORDER BY 1",
+            [default, AgreementStatus.REPORTED_SPAM, now, csp.pk, list(premise_ids)],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- Premise authentication attempts (R18) --------------------------------------------------

@@ -1,0 +1,160 @@
+"""Creating an agreement costs a fixed, small number of round trips to the
+database (issue 16): the staff-set rows are read with other rows, the record's
+append opens no savepoint and moves its chain's head in its INSERT. The
+behaviour those reads feed (holidays, term limits, spam cooldown) is unchanged."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from affirmations.models import Agreement, Holiday, Record, RecordEvent
+from affirmations.records import record_append, records_verify
+from affirmations.services import CooldownActive, agreement_report_spam
+from monitoring.models import MonitoringSettings
+from premises.models import TermPolicy
+from smt_portal.actors import Actor
+
+from .conftest import DEADLINE, NOW, large_commercial, premise_json, request_agreement, residential
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the round trips are PostgreSQL's"
+)
+
+URL = "/api/v1/agreements/"
+
+# Inside a web request on PostgreSQL, once the staff-set rows exist: the key;
+# the term policy with the holidays; the premises; the authentication attempts;
+# BEGIN; the provider's share lock with the duplicate check; the spam cooldown
+# with its staff-set days; the agreement, its premises, its link, its email; the
+# chain's head locked; the head moved and the two records inserted; COMMIT; the
+# API's request log. (The floor, affirmations/api/bench_floor.py, makes 13.)
+ROUND_TRIPS = 15
+
+
+def _body(*premises, email="jane.customer@example.com"):
+    return {
+        "premises": [premise_json(p) for p in premises],
+        "customer_email": email,
+        "term_months": 12,
+    }
+
+
+def _create_one_and_capture(csp_api):
+    # The first request of a fresh database creates the term policy's row and
+    # the key's first use; the steady state is the second.
+    assert csp_api.post(URL, _body(residential()), format="json").status_code == 201
+    body = _body(residential(), large_commercial())
+    with CaptureQueriesContext(connection) as queries:
+        response = csp_api.post(URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    return response, [q["sql"] for q in queries.captured_queries]
+
+
+@postgresql_only
+def test_creating_an_agreement_makes_fifteen_round_trips_to_postgresql(csp_api):
+    _, statements = _create_one_and_capture(csp_api)
+
+    # The test runs inside a transaction, so the request's BEGIN and COMMIT
+    # show as one SAVEPOINT and its RELEASE; any other savepoint is an extra.
+    savepoints = [sql for sql in statements if sql.startswith("SAVEPOINT")]
+    assert len(savepoints) == 1, statements
+    assert len(statements) == ROUND_TRIPS, "\n".join(sql[:120] for sql in statements)
+
+
+@postgresql_only
+def test_the_staff_set_rows_are_read_with_other_rows_not_each_on_its_own(csp_api):
+    _, statements = _create_one_and_capture(csp_api)
+
+    def reading(table):
+        return [sql for sql in statements if sql.startswith(("SELECT", "WITH")) and table in sql]
+
+    assert len(reading("premises_termpolicy")) == 1
+    assert reading("affirmations_holiday") == reading("premises_termpolicy")
+    assert reading("monitoring_monitoringsettings") == reading("affirmations_agreement ")
+    heads = [sql for sql in statements if "affirmations_recordchainhead" in sql]
+    assert len(heads) == 2  # locked, then moved in the records' INSERT
+    assert 'INSERT INTO "affirmations_record"' not in "".join(statements)
+
+
+def test_a_holiday_staff_add_counts_in_the_next_requests_deadline(csp_api):
+    first = csp_api.post(URL, _body(residential()), format="json")
+    assert Agreement.objects.get(pk=first.json()["id"]).affirmation_expires_at == DEADLINE
+    Holiday.objects.create(day=date(2026, 11, 26), name="Thanksgiving", created_at=NOW)
+
+    second = csp_api.post(URL, _body(residential()), format="json")
+
+    assert second.status_code == 201
+    expires = Agreement.objects.get(pk=second.json()["id"]).affirmation_expires_at
+    assert expires == DEADLINE + timedelta(days=1)
+
+
+def test_a_term_policy_staff_change_counts_in_the_next_request(csp_api):
+    assert csp_api.post(URL, _body(residential()), format="json").status_code == 201
+    TermPolicy.objects.filter(pk=1).update(standard_max_months=6)
+
+    refused = csp_api.post(URL, _body(residential()), format="json")
+
+    assert refused.status_code == 422, refused.json()
+
+
+def test_an_appended_record_comes_back_with_its_id_and_every_chain_still_verifies(active_csp):
+    agreement = request_agreement(active_csp, residential())
+
+    row = record_append(
+        event=RecordEvent.OTHER, agreement=agreement, now=NOW,
+        actor=Actor.csp(active_csp, key_prefix="abcd1234", ip="2001:DB8::1", user_agent="t"),
+        details={"amount": Decimal("1.50"), "at": NOW, "note": "é"},
+    )  # fmt: skip
+
+    stored = Record.objects.get(pk=row.pk)
+    assert (stored.hash, stored.seq, stored.chain) == (row.hash, row.seq, row.chain)
+    assert stored.seq == 3  # the request's two records, then this one
+    check = records_verify()
+    assert check.intact, check.problem
+
+
+def _reported_as_spam(csp, premise, *, at):
+    agreement = request_agreement(csp, premise, now=at)
+    agreement_report_spam(
+        agreement=agreement, actor=Actor.customer(ip="198.51.100.7", user_agent="b"), now=at
+    )
+    return agreement
+
+
+def test_the_cooldown_is_whole_days_of_24_hours_across_a_clock_change(active_csp):
+    # Reported on a Wednesday before the clocks go back (1 November 2026); the
+    # portal's ``now`` is UTC, so ten days are 240 hours, not ten wall-clock days.
+    reported = datetime(2026, 10, 28, 14, 0, tzinfo=UTC)
+    home = residential()
+    _reported_as_spam(active_csp, home, at=reported)
+    MonitoringSettings.current()
+    MonitoringSettings.objects.update(spam_cooldown_days=10)
+
+    with pytest.raises(CooldownActive):
+        request_agreement(active_csp, home, now=reported + timedelta(days=10))
+    later = reported + timedelta(days=10, microseconds=1)
+    assert request_agreement(active_csp, home, now=later).pk
+
+
+def test_a_cooldown_of_zero_days_holds_no_one_back(active_csp):
+    home = residential()
+    _reported_as_spam(active_csp, home, at=NOW)
+    MonitoringSettings.current()
+    MonitoringSettings.objects.update(spam_cooldown_days=0)
+
+    assert request_agreement(active_csp, home, now=NOW).pk
+
+
+def test_with_no_settings_row_the_cooldown_is_its_default_of_90_days(active_csp):
+    home = residential()
+    _reported_as_spam(active_csp, home, at=NOW)
+    MonitoringSettings.objects.all().delete()
+
+    with pytest.raises(CooldownActive):
+        request_agreement(active_csp, home, now=NOW + timedelta(days=89))
+    assert request_agreement(active_csp, home, now=NOW + timedelta(days=91)).pk
