@@ -9,15 +9,21 @@ K CSPs x M premises, one open AgreementPremise each), then times:
 1. the floor: the bare ``UPDATE`` of the same agreements (and their premise
    rows), in a transaction that is rolled back so the rows stay pending;
 2. ``agreements_time_out``: lock + one UPDATE of agreements, one of premises,
-   one of renewals, and one hash-chained record per agreement.
+   one of renewals, one hash-chained record and one CSP event (the agreement
+   as the API shows it, built by the database: ``affirmations/event_sql.py``)
+   per agreement.
+
+``--profile`` runs the sweep under cProfile and prints where its time went.
 
 ``--fresh`` drops and recreates the database first (records cannot be deleted:
 the trigger refuses it, so a second run needs a fresh database).
 """
 
 import argparse
+import cProfile
 import math
 import os
+import pstats
 import sys
 import time
 from datetime import timedelta
@@ -37,6 +43,7 @@ from django.utils import timezone  # noqa: E402
 
 from affirmations.models import Agreement, AgreementPremise, Record  # noqa: E402
 from affirmations.services import agreements_time_out  # noqa: E402
+from csp_registry.models import CspEvent  # noqa: E402
 
 PREMISES_PER_CSP = 1000
 
@@ -53,7 +60,7 @@ def main():
     _load(args.count, now)
     print(f"PostgreSQL {connection.pg_version}: {args.count:,} overdue pending agreements")
     raw = _time_raw_update(now)
-    swept, elapsed = _time_sweep(now)
+    swept, elapsed = _time_sweep(now, profile=args.profile)
     _report(args.count, raw, swept, elapsed)
 
 
@@ -61,6 +68,7 @@ def _parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database")
+    parser.add_argument("--profile", action="store_true", help="cProfile the sweep")
     return parser.parse_args()
 
 
@@ -181,14 +189,23 @@ def _time_raw_update(now):
     return timings
 
 
-def _time_sweep(now):
+def _time_sweep(now, *, profile=False):
     records_before = Record.objects.count()
+    events_before = CspEvent.objects.count()
+    profiler = cProfile.Profile() if profile else None
     started = time.monotonic()
+    if profiler:
+        profiler.enable()
     swept = agreements_time_out(now=now)
+    if profiler:
+        profiler.disable()
     elapsed = time.monotonic() - started
     written = Record.objects.count() - records_before
+    events = CspEvent.objects.count() - events_before
     still_open = AgreementPremise.objects.filter(is_open=True).count()
-    assert written == swept and still_open == 0, (written, swept, still_open)  # noqa: S101
+    assert written == swept == events and still_open == 0, (written, swept, events, still_open)  # noqa: S101
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     return swept, elapsed
 
 
@@ -202,7 +219,7 @@ def _report(count, raw, swept, elapsed):
           f"{raw['rows'] / raw_total:>14,.0f}")  # fmt: skip
     print(f"{'agreements_time_out (incl. records)':<44}{elapsed:>10.2f}{swept / elapsed:>14,.0f}")
     print(f"\nsweep / raw (agreements + premises): {elapsed / raw_total:.1f}x; "
-          f"{swept:,} timed out, {swept:,} records written")  # fmt: skip
+          f"{swept:,} timed out, {swept:,} records and events written")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -79,8 +79,13 @@ def events_emit_select(*, select_sql: str, params: dict, now) -> list[CspEvent]:
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Compiling a wide jsonb expression (JIT) costs PostgreSQL seconds,
+            # more than running it: off for this statement, then as it was.
+            cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+            [(jit, _)] = cursor.fetchall()
             cursor.execute(sql, {**params, "events_occurred_at": now})
             rows = sorted(cursor.fetchall())
+            cursor.execute("SELECT set_config('jit', %s, true)", [jit])
         created = [CspEvent.from_db(connection.alias, _RETURNED, row) for row in rows]
         if created:
             for subscriber in list(_subscribers):
