@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.timezone import localtime
 
 from .models import RecordChainHead, RecordCheckpoint
 
@@ -204,7 +205,7 @@ class Checkpoint:
 
     @property
     def name(self):
-        return f"checkpoint #{self.id} of {self.sealed_at:%Y-%m-%d %H:%M:%S} UTC"
+        return f"checkpoint #{self.id} of {localtime(self.sealed_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def checkpoints_read(*, path=None):

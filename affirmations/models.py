@@ -9,6 +9,7 @@ setting never changes a link already sent or an agreement already made.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.timezone import localtime
 
 from smt_portal.actors import ActorType
 
@@ -335,7 +336,7 @@ class Record(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.event} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"#{self.pk} {self.event} at {localtime(self.created_at):%Y-%m-%d %H:%M:%S %Z}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -381,7 +382,7 @@ class RecordCheckpoint(models.Model):
         permissions = [("seal_recordcheckpoint", "Can seal a record checkpoint now")]
 
     def __str__(self):
-        return f"checkpoint #{self.pk} sealed {self.sealed_at:%Y-%m-%d %H:%M:%S}"
+        return f"checkpoint #{self.pk} sealed {localtime(self.sealed_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 class Holiday(models.Model):

@@ -3,6 +3,7 @@
 import base64
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -173,3 +174,13 @@ def test_an_emptied_checkpoint_file_is_named(settings, active_csp):
 
     with pytest.raises(CommandError, match="checkpoint file .* is missing"):
         call_command("verify_records")
+
+
+def test_a_checkpoint_and_a_record_are_named_in_central_time(settings, active_csp):
+    record = record_append(event=RecordEvent.OTHER, actor=Actor.system(), now=NOW, csp=active_csp)
+    checkpoint = record_checkpoint_seal(now=NOW)
+
+    central = NOW.astimezone(ZoneInfo("America/Chicago"))
+    shown = f"{central:%Y-%m-%d %H:%M:%S} {central:%Z}"
+    assert str(record).endswith(shown) and str(RecordCheckpoint.objects.get()).endswith(shown)
+    assert checkpoint is not None
