@@ -125,3 +125,24 @@ def test_a_sweeps_events_are_one_insert_and_carry_the_apis_representation(active
     for event in stored:
         assert event.data == {"agreement": expected[event.agreement_id]}
         assert event.occurred_at == DEADLINE + timedelta(seconds=1)
+
+
+def test_the_events_handed_to_subscribers_are_the_stored_rows_with_their_payload_on_demand(
+    active_csp,
+):
+    agreement = request_agreement(active_csp, residential())
+    told = []
+    csp_events.events_subscribe(told.append)
+    try:
+        services.agreements_time_out(now=DEADLINE + timedelta(seconds=1))
+    finally:
+        csp_events._subscribers.remove(told.append)
+
+    [[event]] = told
+    stored = CspEvent.objects.get(pk=event.pk)
+    assert event == stored and not event._state.adding
+    assert event.get_deferred_fields() == {"data"}
+    assert (event.csp_id, event.type, event.agreement_id, event.sandbox, event.occurred_at) == (
+        stored.csp_id, stored.type, agreement.pk, False, stored.occurred_at,
+    )  # fmt: skip
+    assert event.data == stored.data and event.public_id == stored.public_id
