@@ -238,7 +238,10 @@ for i = 1, #KEYS do
 end
 return 0
 """
-_scripts = {}
+# One Script per process: it only holds the Lua text and its SHA; each call
+# names the client to run on. (Django's RedisCache builds a new client object
+# per call, so keeping a script per client would keep every client alive.)
+_script = None
 
 
 def counters_take(counters):
@@ -249,17 +252,21 @@ def counters_take(counters):
     return _take_one_by_one(cache, counters)
 
 
+def _take_script(client):
+    global _script
+    if _script is None:
+        _script = client.register_script(_TAKE)
+    return _script
+
+
 def _take_on_redis(cache, counters):
     keys = [cache.make_and_validate_key(counter.key) for counter in counters]
     client = cache._cache.get_client(keys[0], write=True)
-    script = _scripts.get(id(client))
-    if script is None or script.registered_client is not client:
-        script = _scripts[id(client)] = client.register_script(_TAKE)
     args = []
     for counter in counters:
         args += [counter.amount, counter.period + EXPIRATION_FUDGE, counter.limit]
         args.append(1 if counter.budget else 0)
-    refused = script(keys=keys, args=args)
+    refused = _take_script(client)(keys=keys, args=args, client=client)
     return counters[refused - 1] if refused else None
 
 

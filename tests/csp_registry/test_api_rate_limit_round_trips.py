@@ -180,3 +180,22 @@ def test_with_redis_down_a_premise_authentication_is_503_and_writes_nothing(body
 def test_with_redis_down_a_wrong_key_is_503_too(cache_down):
     response = api_client_for(make_csp(), key="smt_live_nope_wrong").get(REPS)
     assert response.status_code == 503
+
+
+def test_requests_share_one_registered_script_and_keep_no_redis_client_alive():
+    import gc
+
+    import redis as redis_py
+
+    client = api_client_for(make_csp())
+
+    def live_clients():
+        gc.collect()
+        return sum(isinstance(thing, redis_py.Redis) for thing in gc.get_objects())
+
+    with override_settings(API_RATE_LIMITS=EVERY_COUNTER):
+        assert client.get(REPS).status_code == 200
+        before = live_clients()
+        for _ in range(25):
+            assert client.get(REPS).status_code == 200
+        assert live_clients() - before < 5
