@@ -204,3 +204,24 @@ def test_the_hourly_job_stores_only_the_stale_peaks_and_a_second_run_finds_none(
         date(2026, 12, 1)
     }
     assert settings.PERIODIC_JOBS["premises.tasks.refresh_usage_peaks"] == 3600
+
+
+def test_premise_authentication_classifies_as_the_usage_rows_do_at_any_date():
+    ids = random_premises(random.Random(17), 30)
+    policy = TermPolicy.current()
+    premises_usage_peaks_refresh(premises=ids[::2], now=END_OF_NOVEMBER)
+    premises = list(Premise.objects.filter(pk__in=ids).select_related("rep_of_record"))
+    for now in (END_OF_NOVEMBER, START_OF_DECEMBER, datetime(2027, 3, 10, tzinfo=UTC)):
+        expected = from_usage_rows(ids, now=now, policy=policy)
+        for premise in premises:
+            result = premise_authenticate(
+                esi_id=premise.esi_id, meter_number=active_meter_number(premise) or "",
+                rep_certificate_number=premise.rep_of_record.certificate_number, now=now,
+            )  # fmt: skip
+            assert result.authenticated, premise.esi_id
+            assert result.large_commercial == expected[premise.pk], (premise.esi_id, now)
+            assert result.max_term_months == (
+                policy.large_commercial_max_months
+                if expected[premise.pk]
+                else policy.standard_max_months
+            )
