@@ -191,11 +191,12 @@ def test_requests_share_one_registered_script_and_keep_no_redis_client_alive():
 
     def live_clients():
         gc.collect()
-        return sum(isinstance(thing, redis_py.Redis) for thing in gc.get_objects())
+        return sum(issubclass(type(thing), redis_py.Redis) for thing in gc.get_objects())
 
     with override_settings(API_RATE_LIMITS=EVERY_COUNTER):
         assert client.get(REPS).status_code == 200
         before = live_clients()
-        for _ in range(25):
+        for _ in range(40):
             assert client.get(REPS).status_code == 200
-        assert live_clients() - before < 5
+        # Before: one more client kept alive per request (40).
+        assert live_clients() - before < 20
