@@ -1,6 +1,9 @@
 """What every browser test checks a page for: it fits the screen, axe finds no
 serious or critical violation, and it is usable by keyboard alone."""
 
+import os
+from pathlib import Path
+
 
 def overflow(page):
     """How many pixels the page is wider than the screen (0 when it fits)."""
@@ -37,3 +40,12 @@ def tab_until(page, condition, what, limit=80):
 
 def tab_to(page, element_id):
     tab_until(page, f"element.id === {element_id!r}", f"#{element_id}")
+
+
+def phone_shot(page, name):
+    """With ``PHONE_SHOTS_DIR`` set (outside the work tree), keep a full-page
+    screenshot of what the test sees, for people to look at."""
+    folder = os.environ.get("PHONE_SHOTS_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)

@@ -28,7 +28,7 @@ from premises.intervals import intervals_in_day
 from smt_portal.actors import Actor
 from smt_portal.calendar import CENTRAL
 from tests.affirmations.conftest import request_agreement, residential, triple
-from tests.browser.checks import overflow, serious_violations, tab_to, tab_until
+from tests.browser.checks import overflow, phone_shot, serious_violations, tab_to, tab_until
 from tests.data_access.conftest import body_of, read
 from tests.personas import api_client_for, make_csp
 
@@ -248,13 +248,16 @@ def test_the_data_pages_have_no_serious_accessibility_violation_and_fit_a_phone(
     base = f"{portal.url}/account/premises/{home.pk}"
     too_early = home.occupant_since - timedelta(days=1)
 
-    for url in (
-        f"{base}/reads/?lang={language}",
-        f"{base}/reads/?page=2",
-        f"{base}/download/",
-        f"{base}/download/?kind=daily&format=csv&start={too_early}&end={too_early}",
+    for number, url in enumerate(
+        (
+            f"{base}/reads/?lang={language}",
+            f"{base}/reads/?page=2",
+            f"{base}/download/",
+            f"{base}/download/?kind=daily&format=csv&start={too_early}&end={too_early}",
+        )
     ):
         page.goto(url)
+        phone_shot(page, f"{language}-account-data-{number}")
         assert page.locator("html").get_attribute("lang") == language
         assert page.viewport_size["width"] == PHONE
         assert overflow(page) <= 0, url
@@ -289,6 +292,7 @@ def test_every_account_page_has_no_serious_accessibility_violation_and_fits_a_ph
     ]
     for path in pages:
         page.goto(f"{portal.url}{path}?lang={language}")
+        phone_shot(page, f"{language}{path.replace('/', '-').rstrip('-')}")
         assert page.locator("html").get_attribute("lang") == language, path
         assert overflow(page) <= 0, path
         assert serious_violations(page, axe) == [], path
@@ -296,6 +300,7 @@ def test_every_account_page_has_no_serious_accessibility_violation_and_fits_a_ph
     page.context.clear_cookies()
     for path in ("/account/login/", "/account/signup/", "/account/password/reset/"):
         page.goto(f"{portal.url}{path}?lang={language}")
+        phone_shot(page, f"{language}{path.replace('/', '-').rstrip('-')}")
         assert page.locator("html").get_attribute("lang") == language, path
         assert overflow(page) <= 0, path
         assert serious_violations(page, axe) == [], path
