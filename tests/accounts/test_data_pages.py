@@ -237,6 +237,16 @@ def test_the_reads_page_speaks_spanish(occupant, home):
     assert "Lecturas por proveedor y mes" in page
 
 
+def test_each_read_names_its_columns_so_a_phone_shows_it_as_a_card_in_central_time(occupant, home):
+    logged_read(make_csp(), home, at=at(date(2026, 11, 2)), kind="daily", days=30)
+    page = occupant.get(reads_url(home), {"lang": "es"}).content.decode()
+    assert page.count('class="reads stacked"') == 1 and page.count('class="stacked"') == 1
+    assert 'role="cell" data-label="Cuándo"' in page
+    # "Reads" (a provider reading) and "Readings" (the meter's values) say different things.
+    assert 'data-label="Lecturas"' in page and 'data-label="Lecturas del medidor"' in page
+    assert " CST</td>" in page
+
+
 # --- Download My Data ----------------------------------------------------------------------
 
 
