@@ -187,6 +187,14 @@ def test_ending_an_agreement_tells_the_csp_and_its_next_data_call_is_refused(
     assert data_call.json()["error"]["code"] == "agreement_not_active"
 
 
+def test_the_stop_button_comes_right_after_the_agreements_facts_before_the_providers_words(
+    customer_client, home, active_csp, disclosure
+):
+    agreement = opted_in(active_csp, home, disclosure=disclosure)
+    page = customer_client.get(agreement_url("agreement-end", agreement)).text
+    assert page.index('id="stop-sharing"') < page.index("Who asks")
+
+
 def test_an_agreement_already_ended_cannot_be_ended_again(
     customer_client, home, active_csp, disclosure
 ):
