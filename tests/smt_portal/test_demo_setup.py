@@ -39,7 +39,7 @@ def test_demo_setup_twice_gives_one_active_demo_csp_and_the_same_working_key(cap
     assert _keys(second) == [key]
     assert "same as last time" in second and "CHANGED" not in second
     assert api_key_authenticate(full_key=key, now=timezone.now()).csp == csp
-    # Kept for the owner only; the last line after "API key" is the key (.ci/smoke reads it).
+    # Kept for the owner only (.ci/smoke reads the file); printed on the line after "API key".
     assert key_file.read_text().strip() == key
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert second.split("API key")[-1].splitlines()[1] == key
