@@ -7,16 +7,41 @@ import time_machine
 
 from affirmations import services
 from affirmations.models import Agreement, AgreementStatus
+from affirmations.records import RECORD_CHAINS
 from premises.models import CustomerClass
 from smt_portal.actors import Actor
 from smt_portal.calendar import CENTRAL, term_end
 from tests.factories import active_meter_number, make_premise
+from tests.personas import make_csp
 
 # Monday 2026-11-23 09:00 Central: the link is valid to the end of Monday 2026-11-30.
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=CENTRAL)
 DEADLINE = datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=CENTRAL)
 # A month inside the 12 complete months before NOW.
 RECENT_MONTH = date(2026, 7, 1)
+
+
+# A record's chain is its CSP's id modulo RECORD_CHAINS. On PostgreSQL ids keep
+# rising across the suite, so two CSPs could share a chain, or one sit on
+# chain 0 with the records of no CSP, depending on what ran before. Here the
+# two CSPs every test knows have fixed ids on chains 1 and 2.
+CHAINED_ID_BASE = RECORD_CHAINS * 62_500
+
+
+@pytest.fixture
+def active_csp(db):
+    return make_csp(
+        pk=CHAINED_ID_BASE + 1, legal_name="Bright Advice LLC",
+        contact_email="ops@bright-advice.example",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def other_csp(db):
+    return make_csp(
+        pk=CHAINED_ID_BASE + 2, legal_name="Other Energy Inc",
+        contact_email="api@other-energy.example", notice_email="legal@other-energy.example",
+    )  # fmt: skip
 
 
 @pytest.fixture
