@@ -28,9 +28,17 @@ MAX_RAW_CERTIFICATE_LENGTH = 16
 
 class IdentifierField(serializers.CharField):
     """A CharField that normalises with one of ``premises.identifiers``; a value
-    it cannot normalise is a 400 ``invalid`` naming the field, saying why."""
+    it cannot normalise is a 400 ``invalid`` naming the field, saying why.
+    A subclass names its normaliser, its raw length and its help text."""
 
     normalize = None
+    max_raw_length = MAX_RAW_LENGTH
+    help = ""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", self.max_raw_length)
+        kwargs.setdefault("help_text", self.help)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         try:
@@ -48,43 +56,29 @@ def _documented(pattern, example, max_length):
 @_documented(ESI_ID_PATTERN, ESI_ID_EXAMPLE, MAX_RAW_LENGTH)
 class EsiIdField(IdentifierField):
     normalize = staticmethod(normalize_esi_id)
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", MAX_RAW_LENGTH)
-        kwargs.setdefault(
-            "help_text",
-            "17 digits (Oncor, AEP Texas, TNMP) or 22 (CenterPoint), beginning with 10 and "
-            "the TDU's code, e.g. `10443720099000001`. Spaces, dashes and a spreadsheet's "
-            "leading apostrophe are removed; never pad or cut one.",
-        )
-        super().__init__(**kwargs)
+    help = (
+        "17 digits (Oncor, AEP Texas, TNMP) or 22 (CenterPoint), beginning with 10 and "
+        "the TDU's code, e.g. `10443720099000001`. Spaces, dashes and a spreadsheet's "
+        "leading apostrophe are removed; never pad or cut one."
+    )
 
 
 @_documented(METER_NUMBER_PATTERN, METER_NUMBER_EXAMPLE, MAX_RAW_LENGTH)
 class MeterNumberField(IdentifierField):
     normalize = staticmethod(normalize_meter_number)
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", MAX_RAW_LENGTH)
-        kwargs.setdefault(
-            "help_text",
-            "The serial of the premise's current meter: 1 to 32 letters and digits (often 9 "
-            "digits), e.g. `SBX0000001` or `123456789`; spaces and dashes are removed, letters "
-            "upper-cased.",
-        )
-        super().__init__(**kwargs)
+    help = (
+        "The serial of the premise's current meter: 1 to 32 letters and digits (often 9 "
+        "digits), e.g. `SBX0000001` or `123456789`; spaces and dashes are removed, letters "
+        "upper-cased."
+    )
 
 
 @_documented(CERTIFICATE_NUMBER_PATTERN, CERTIFICATE_NUMBER_EXAMPLE, MAX_RAW_CERTIFICATE_LENGTH)
 class CertificateNumberField(IdentifierField):
     normalize = staticmethod(normalize_certificate_number)
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", MAX_RAW_CERTIFICATE_LENGTH)
-        kwargs.setdefault(
-            "help_text",
-            "The PUCT certificate number of the premise's retail electric provider of record "
-            "(`GET /api/v1/reps/` lists them): 4 to 6 digits, sometimes followed by a letter, "
-            "e.g. `10004` or `10166X`.",
-        )
-        super().__init__(**kwargs)
+    max_raw_length = MAX_RAW_CERTIFICATE_LENGTH
+    help = (
+        "The PUCT certificate number of the premise's retail electric provider of record "
+        "(`GET /api/v1/reps/` lists them): 4 to 6 digits, sometimes followed by a letter, "
+        "e.g. `10004` or `10166X`."
+    )
