@@ -214,11 +214,12 @@ def usage_months(*, now):
 def premise_sample_triples(*, count, customer_class=None, min_monthly_kwh=None):
     """``(esi_id, meter_number, rep_certificate_number)`` of the first premises.
 
-    What a CSP sends to authenticate a premise; the quick start shows a few.
+    What a CSP sends to authenticate a premise; the quick start shows a few,
+    for its live key, so never a sandbox premise (a live key cannot see one).
     ``min_monthly_kwh`` keeps premises that reached it in some month (with
     ``customer_class="commercial"`` and 15,000: large commercial ones).
     """
-    meters = Meter.objects.filter(removed_on=None)
+    meters = Meter.objects.filter(removed_on=None, premise__sandbox=False)
     if customer_class:
         meters = meters.filter(premise__customer_class=customer_class)
     if min_monthly_kwh is not None:

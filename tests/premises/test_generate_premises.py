@@ -215,3 +215,25 @@ def test_writing_from_several_workers_gives_the_same_premises_as_one():
     assert esi_ids() == one
     assert (result.created, result.usage_rows) == (45, 45 * 24)
     assert MonthlyUsage.objects.count() == 45 * 24
+
+
+@pytest.mark.usefixtures("reference_data")
+def test_the_sample_triples_are_live_premises_a_live_key_authenticates_never_sandbox_ones():
+    from django.utils import timezone
+
+    from premises.sandbox import sandbox_premises_seed
+    from premises.services import premise_authenticate
+
+    sandbox_premises_seed(now=timezone.now())  # their ids come first, as after ./dev up
+    output, _ = generate("--count", "50")
+
+    samples = premise_sample_triples(count=3, customer_class="residential")
+    assert len(samples) == 3
+    for esi_id, meter_number, certificate in samples:
+        assert not Premise.objects.get(esi_id=esi_id).sandbox
+        result = premise_authenticate(
+            esi_id=esi_id, meter_number=meter_number, rep_certificate_number=certificate,
+            now=timezone.now(),
+        )  # fmt: skip
+        assert result.authenticated, esi_id
+    assert "SBX" not in output
