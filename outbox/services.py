@@ -33,7 +33,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template
-from django.utils import translation
+from django.utils import timezone, translation
 
 from outbox.models import UNSENT_STATUSES, EmailStatus, OutboundEmail
 from premises.sandbox import is_sandbox_address
@@ -215,14 +215,34 @@ def _publish_relay():
         logger.warning("outbox: could not publish a relay (%s); beat will send", type(exc).__name__)
 
 
+# One web process publishes at most one send per kick window: with each send
+# it publishes a relay due at the window's end, and the emails committed in the
+# window (less a margin for the clocks of web and worker) are left to that
+# relay, which sends every due row when it runs. Under load that is one broker
+# round trip per window instead of one per email; an email waits at most the
+# window. A relay that never runs (broker or worker lost) is the beat relay's,
+# as a lost send is: the outbox row is the truth, the publish only a kick.
+KICK_WINDOW = timedelta(seconds=1)
+KICK_CLOCK_MARGIN = timedelta(milliseconds=250)
+# (published at, relay covers commits until): this process's last relay.
+_relay_kicked = [None, None]
+
+
 def _publish_send(email_id):
     """Hand the send to the broker; if the broker is down, leave it to the sweep.
 
     The row is committed already, so a failure here must not fail the request.
-    The log names the row only: never the address or the content.
+    The log names the row only: never the address or the content. A relay this
+    process published and that runs after this commit sends the row instead
+    (``KICK_WINDOW``).
     """
-    from outbox.tasks import send_email  # tasks import this module
+    from outbox.tasks import relay_pending_emails, send_email  # tasks import this module
 
+    now = timezone.now()
+    eager = send_email.app.conf.task_always_eager  # a relay run at once covers nothing later
+    published_at, covered_until = _relay_kicked
+    if not eager and covered_until is not None and published_at <= now < covered_until:
+        return
     try:
         send_email.delay(email_id)
     except Exception as exc:  # any broker failure; the sweep is the fallback
@@ -232,6 +252,15 @@ def _publish_send(email_id):
             type(exc).__name__,
             exc,
         )
+        return
+    if eager:
+        return
+    try:
+        relay_pending_emails.apply_async(eta=now + KICK_WINDOW)
+    except Exception as exc:  # the send went; the next email kicks again
+        logger.warning("outbox: could not publish a relay (%s)", type(exc).__name__)
+        return
+    _relay_kicked[:] = [now, now + KICK_WINDOW - KICK_CLOCK_MARGIN]
 
 
 # --- Claiming -----------------------------------------------------------------
