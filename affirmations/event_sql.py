@@ -116,19 +116,21 @@ AGREEMENT_JSON = (
 )
 
 
-def agreement_events_select(*, agreement_ids, event_type) -> tuple[str, dict]:
+def agreement_events_select(*, agreement_ids=None, event_type, where=None) -> tuple[str, dict]:
     """A SELECT of one event row per agreement (``csp_id, type, agreement_id,
-    sandbox, data``) and its named parameters, for ``events_emit_select``."""
+    sandbox, data``) and its named parameters, for ``events_emit_select``.
+
+    The agreements are ``agreement_ids``, or those meeting ``where`` (SQL over
+    ``a``, its parameters the caller's: the sweeps' bench floor)."""
     sql = (
         "SELECT a.csp_id, %(event_type)s AS type, a.id AS agreement_id, a.sandbox,"  # noqa: S608
         f" jsonb_build_object('agreement', {AGREEMENT_JSON}) AS data"
-        " FROM affirmations_agreement a WHERE a.id = ANY(%(agreement_ids)s)"
+        " FROM affirmations_agreement a"
+        f" WHERE {'a.id = ANY(%(agreement_ids)s)' if where is None else where}"
     )
-    params = {
-        "event_type": str(event_type),
-        "agreement_ids": list(agreement_ids),
-        "tz": timezone.get_current_timezone_name(),
-    }
+    params = {"event_type": str(event_type), "tz": timezone.get_current_timezone_name()}
+    if where is None:
+        params["agreement_ids"] = list(agreement_ids)
     return sql, params
 
 
