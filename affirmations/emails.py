@@ -8,7 +8,7 @@ HTML, English and Spanish). Emails carry no images and no tracking.
 from django.conf import settings
 from django.utils.http import urlencode
 
-from outbox.services import email_queue, emails_queue_many
+from outbox.services import email_build, email_queue, emails_queue_many
 from smt_portal.calendar import deadline_in_words, renewal_term_end
 
 from .masking import mask_email
@@ -39,6 +39,11 @@ def _context(agreement, premises):
     }
 
 
+def related_label(agreement_id):
+    """How an agreement's emails name it (``OutboundEmail.related_label``)."""
+    return f"agreement:{agreement_id}"
+
+
 def _queue(kind, agreement, context, now, *, to=None, deliver_until=None):
     return email_queue(
         kind=kind,
@@ -46,7 +51,7 @@ def _queue(kind, agreement, context, now, *, to=None, deliver_until=None):
         language=agreement.language,
         context=context,
         now=now,
-        related_label=f"agreement:{agreement.pk}",
+        related_label=related_label(agreement.pk),
         deliver_until=deliver_until,
     )
 
@@ -66,11 +71,20 @@ def _request_context(agreement, premises, link_url):
 
 def email_affirmation_request(*, agreement, premises, link_url, now):
     """The request to affirm (R4, R6): who, which premises, how long, what
-    data, the confirmation code, the exact deadline, the link."""
+    data, the confirmation code, the exact deadline, the link. Rendered, not
+    saved: the request INSERTs it with the agreement's rows in one statement,
+    then hands it to ``outbox.services.email_queued``."""
     context = _request_context(agreement, premises, link_url)
-    # Worth retrying for as long as its link can still be used.
-    deadline = agreement.affirmation_expires_at
-    return _queue("affirmation_request", agreement, context, now, deliver_until=deadline)
+    return email_build(
+        kind="affirmation_request",
+        to=agreement.customer_email,
+        language=agreement.language,
+        context=context,
+        now=now,
+        related_label=related_label(agreement.pk),
+        # Worth retrying for as long as its link can still be used.
+        deliver_until=agreement.affirmation_expires_at,
+    )
 
 
 def email_affirmation_reminder(*, agreement, premises, link_url, now):

@@ -92,9 +92,35 @@ def email_queue(
     ``deliver_until`` is when the email stops being worth sending (a link's
     deadline); without one, ``OUTBOX_DELIVERY_WINDOW_HOURS`` after ``now``.
     """
+    email = email_build(
+        kind=kind,
+        to=to,
+        language=language,
+        context=context,
+        now=now,
+        related_label=related_label,
+        deliver_until=deliver_until,
+    )
+    email.save(force_insert=True)
+    email_queued(email)
+    return email
+
+
+def email_build(
+    *,
+    kind: str,
+    to: str,
+    language: str,
+    context: dict,
+    now,
+    related_label: str = "",
+    deliver_until=None,
+) -> OutboundEmail:
+    """``email_queue``'s row, rendered and not saved: for a caller that INSERTs it
+    together with its own rows (in one statement), then calls ``email_queued``."""
     language = _supported_language(language)
     subject, body_text, body_html = email_render(kind=kind, language=language, context=context)
-    email = OutboundEmail.objects.create(
+    return OutboundEmail(
         kind=kind,
         language=language,
         to_address=to,
@@ -107,9 +133,13 @@ def email_queue(
         related_label=related_label,
         **_sandbox_kept(to, now),
     )
+
+
+def email_queued(email: OutboundEmail) -> None:
+    """``email_build``'s row has been INSERTed in the caller's transaction: send
+    it after commit (a sandbox row is kept, never sent)."""
     if email.status == EmailStatus.PENDING:
         transaction.on_commit(partial(_publish_send, email.pk))
-    return email
 
 
 SANDBOX_NOT_SENT = "Not sent: a sandbox address (no email leaves the sandbox)."

@@ -61,7 +61,14 @@ def affirmation_url(placeholder: str) -> str:
 
 
 def link_create(*, agreement, token_hash, now):
-    return AgreementLink.objects.create(
+    link = link_new(agreement=agreement, token_hash=token_hash, now=now)
+    link.save(force_insert=True)
+    return link
+
+
+def link_new(*, agreement, token_hash, now):
+    """The affirmation link's row, not saved (a request INSERTs it with its other rows)."""
+    return AgreementLink(
         agreement=agreement,
         purpose=LinkPurpose.AFFIRMATION,
         token_hash=token_hash,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from csp_registry.models import CspStatus
+from outbox.services import email_queued
 from premises.models import TermPolicy
 from premises.sandbox import is_sandbox_address
 from premises.services import max_term_months_for, premises_authenticate
@@ -33,7 +34,13 @@ from .errors import (
     ReminderAlreadySent,
     TermExceedsLimit,
 )
-from .links import affirmation_url, confirmation_code_new, link_create, link_token_new
+from .links import (
+    affirmation_url,
+    confirmation_code_new,
+    link_create,
+    link_new,
+    link_token_new,
+)
 
 MAX_PREMISES = 200
 
@@ -81,9 +88,9 @@ def agreement_request(
     placeholder, token_hash = link_token_new()
     try:
         with transaction.atomic():
-            _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises)
+            reserved_id = _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises)
             _run_request_guards(csp=csp, premises=checked.premises, now=now)
-            agreement = _agreement_create(
+            agreement, email = _agreement_create(
                 csp=csp,
                 checked=checked,
                 customer_email=customer_email,
@@ -91,10 +98,10 @@ def agreement_request(
                 language=language,
                 now=now,
                 sandbox=sandbox,
+                link=(placeholder, token_hash),
+                reserved_id=reserved_id,
             )
-            _announce_request(
-                agreement=agreement, link=(placeholder, token_hash), actor=actor, now=now
-            )
+            _record_request(agreement=agreement, email=email, actor=actor, now=now)
     except IntegrityError:
         # A concurrent request for the same ESI ID committed first: the
         # partial unique index refused ours. Say so in the contract's terms.
@@ -176,7 +183,9 @@ def lock_active_csp(csp):
 
 
 def _lock_csp_and_refuse_duplicates(*, csp, premises):
-    """``lock_active_csp`` and ``_refuse_duplicates`` in one round trip on PostgreSQL.
+    """``lock_active_csp`` and ``_refuse_duplicates`` in one round trip on PostgreSQL,
+    which also reserves the new agreement's id (returned; None elsewhere), so that
+    its rows can all be written by one statement that knows it.
 
     The open premises are read in the locking statement; one that a concurrent
     request commits after it is still refused by the partial unique index.
@@ -184,12 +193,14 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises):
     if connection.vendor != "postgresql":
         lock_active_csp(csp)
         _refuse_duplicates(csp=csp, premises=premises)
-        return
+        return None
     table, opened = csp._meta.db_table, AgreementPremise._meta.db_table
+    agreements = Agreement._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT c.status, ARRAY(SELECT o.esi_id FROM {opened} o"  # noqa: S608
-            " WHERE o.csp_id = c.id AND o.is_open AND o.premise_id = ANY(%s))"
+            " WHERE o.csp_id = c.id AND o.is_open AND o.premise_id = ANY(%s)),"
+            f" nextval(pg_get_serial_sequence('{agreements}', 'id'))"
             f" FROM {table} c WHERE c.id = %s FOR SHARE OF c",
             [[premise.pk for premise in premises], csp.pk],
         )
@@ -198,6 +209,7 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises):
         raise CspNotActive("This CSP is not active and cannot start requests.")
     if row[1]:
         raise DuplicateAgreement(sorted(row[1]))
+    return row[2]
 
 
 def _refuse_duplicates(*, csp, premises):
@@ -227,8 +239,14 @@ def _run_request_guards(*, csp, premises, now):
         guard(csp=csp, premises=premises, now=now)
 
 
-def _agreement_create(*, csp, checked, customer_email, term_months, language, now, sandbox):
-    agreement = Agreement.objects.create(
+def _agreement_create(
+    *, csp, checked, customer_email, term_months, language, now, sandbox, link, reserved_id
+):
+    """The agreement (its premises in ``premise_list``) and its affirmation email,
+    written with the link: on PostgreSQL (the id reserved by the lock) one INSERT
+    statement writes the four tables."""
+    agreement = Agreement(
+        pk=reserved_id,
         csp=csp,
         sandbox=sandbox,
         status=AgreementStatus.PENDING_AFFIRMATION,
@@ -242,35 +260,92 @@ def _agreement_create(*, csp, checked, customer_email, term_months, language, no
         affirmation_sent_at=now,
         affirmation_expires_at=affirmation_deadline(now, holidays=configured_holidays()),
     )
-    agreement.premise_list = AgreementPremise.objects.bulk_create(
-        [
-            AgreementPremise(
-                agreement=agreement,
-                premise=premise,
-                csp=csp,
-                esi_id=premise.esi_id,
-                service_address=premise.service_address,
-                large_commercial=large,
-                is_open=True,
-            )
-            for premise, large in zip(checked.premises, checked.large_commercial, strict=True)
-        ]
-    )
-    return agreement
-
-
-def _announce_request(*, agreement, link, actor, now):
+    rows = []
+    if reserved_id is None:  # no id known before the INSERT: the agreement goes first
+        agreement.save(force_insert=True)
+    else:
+        rows.append(agreement)
+    agreement.premise_list = [
+        AgreementPremise(
+            agreement=agreement,
+            premise=premise,
+            csp=csp,
+            esi_id=premise.esi_id,
+            service_address=premise.service_address,
+            large_commercial=large,
+            is_open=True,
+        )
+        for premise, large in zip(checked.premises, checked.large_commercial, strict=True)
+    ]
     placeholder, token_hash = link
-    link_create(agreement=agreement, token_hash=token_hash, now=now)
     email = emails.email_affirmation_request(
         agreement=agreement,
         premises=agreement.premise_list,
         link_url=affirmation_url(placeholder),
         now=now,
     )
+    rows += [*agreement.premise_list, link_new(agreement=agreement, token_hash=token_hash, now=now)]
+    rows.append(email)
+    rows_insert(rows)
+    email_queued(email)
     # What ``with_affirmation_email_status`` would read back: the API answers
     # the new request from the rows just written.
     agreement.affirmation_email_row_status = email.status
+    return agreement, email
+
+
+def rows_insert(rows):
+    """INSERT unsaved model instances, in order, with one statement on PostgreSQL
+    (one data-modifying ``WITH`` per model); elsewhere one ``bulk_create`` per
+    model. Each row's id is set from the database unless given.
+
+    Every concrete field is written as the ORM's INSERT would write it
+    (``pre_save``, ``get_db_prep_save``); no signals are sent, as with
+    ``bulk_create``. Rows of one model either all carry their id or none does.
+    """
+    groups = {}
+    for row in rows:
+        groups.setdefault(type(row), []).append(row)
+    if connection.vendor != "postgresql":
+        for model, group in groups.items():
+            model.objects.bulk_create(group)
+        return
+    quote = connection.ops.quote_name
+    parts, reads, params = [], [], []
+    for number, (model, group) in enumerate(groups.items()):
+        pk = model._meta.pk
+        given = group[0].pk is not None
+        fields = [f for f in model._meta.concrete_fields if given or f is not pk]
+        values = []
+        for row in group:
+            if (row.pk is not None) != given:
+                raise ValueError(f"{model.__name__} rows either all carry their id or none does")
+            for field in fields:
+                value = field.pre_save(row, True)
+                if hasattr(value, "resolve_expression"):
+                    raise ValueError(f"{model.__name__}.{field.name}: an expression, not a value")
+                params.append(field.get_db_prep_save(value, connection=connection))
+            values.append(f"({', '.join(['%s'] * len(fields))})")
+        columns = ", ".join(quote(field.column) for field in fields)
+        parts.append(
+            f"i{number} AS (INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608
+            f" VALUES {', '.join(values)} RETURNING {quote(pk.column)})"
+        )
+        # Ids come from the sequence in the VALUES' order.
+        reads.append(f"ARRAY(SELECT {quote(pk.column)} FROM i{number} ORDER BY 1)")  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(reads)}", params)
+        ids = cursor.fetchone()
+    for (model, group), written in zip(groups.items(), ids, strict=True):
+        if len(written) != len(group):
+            raise RuntimeError(f"{model.__name__}: {len(written)} of {len(group)} rows written")
+        for row, pk in zip(group, written, strict=True):
+            row.pk = pk
+            row._state.adding = False
+            row._state.db = connection.alias
+
+
+def _record_request(*, agreement, email, actor, now):
     # Last in the transaction: the chain head stays locked until commit, and
     # every writer of the record waits for it.
     records_append_many(
