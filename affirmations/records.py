@@ -7,6 +7,8 @@ transaction of the change, so the record and the change commit together.
 
 import hashlib
 import json
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -47,6 +49,11 @@ def record_chain_of(csp_id):
 def record_hash(record):
     """The SHA-256 over a record's content and the previous record's hash
     (version 2 rows: and their chain and place in it)."""
+    return hashlib.sha256(record_canonical(record).encode()).hexdigest()
+
+
+def record_canonical(record):
+    """The text ``record_hash`` hashes: the record's content as canonical JSON."""
     content = {
         "created_at": record.created_at.astimezone(UTC).isoformat(),
         "event": record.event,
@@ -61,8 +68,74 @@ def record_hash(record):
     }
     if record.hash_version >= 2:
         content.update(chain=record.chain, seq=record.seq, version=record.hash_version)
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+
+
+# What differs between the records of one append; the rest of a row's
+# canonical JSON is the same for every row of an event.
+_ROW_FIELDS = ("agreement", "chain", "csp", "details", "previous_hash", "seq")
+
+
+class _Canonical:
+    """``record_canonical`` for many rows of one append: the canonical JSON of
+    a version 2 record of one event, actor and time, serialised once with the
+    per-row fields left as ``%s`` holes, which the rows fill with their own
+    values already rendered as JSON (``details`` by ``_DetailsTexts``)."""
+
+    def __init__(self, *, event, actor_type, actor, ip, user_agent, now):
+        # Marks no constant field can contain, replaced by the holes below.
+        token = secrets.token_hex(16)
+        marks = {name: f"{token}:{name}" for name in _ROW_FIELDS}
+        content = {
+            "created_at": now.astimezone(UTC).isoformat(),
+            "event": event,
+            "actor_type": actor_type,
+            "actor": actor,
+            "ip": ip,
+            "user_agent": user_agent,
+            "version": 2,
+            **marks,
+        }
+        text = _dumps(content).replace("%", "%%")
+        found = sorted((text.index(_dumps(mark)), name) for name, mark in marks.items())
+        self.fields = tuple(name for _, name in found)
+        assert self.fields == _ROW_FIELDS, self.fields  # noqa: S101 (sorted keys: the holes' order)
+        for name, mark in marks.items():
+            # ``previous_hash`` is a hex digest: its quotes stay in the template.
+            hole = '"%s"' if name == "previous_hash" else "%s"
+            text = text.replace(_dumps(mark), hole)
+        self.template = text
+
+
+def _dumps(content):
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+
+
+def _scalar(value):
+    """An id as ``json.dumps`` writes it."""
+    if value is None:
+        return "null"
+    return value if type(value) is int else _dumps(value)
+
+
+class _DetailsTexts:
+    """Each entry's details as the record stores and hashes them: the canonical
+    JSON of ``_plain(details)``, computed once per distinct content (a sweep's
+    rows mostly share theirs, often the very same dict)."""
+
+    def __init__(self):
+        self.last = self.last_text = None
+        self.texts = {}
+
+    def __call__(self, details):
+        if details is not self.last or self.last_text is None:
+            # ``_plain``'s first step; equal texts mean equal plain details.
+            key = json.dumps(details or {}, cls=DjangoJSONEncoder, sort_keys=True)
+            text = self.texts.get(key)
+            if text is None:
+                text = self.texts[key] = _dumps(json.loads(key))
+            self.last, self.last_text = details, text
+        return self.last_text
 
 
 def _csp_ids_of_agreements(entries):
@@ -90,7 +163,11 @@ def _locked_heads(chains):
 
 def records_append_many(*, entries, actor, now):
     """Append several records in one step (used by set-based sweeps): each
-    entry goes to its CSP's chain; only those chains' heads are locked."""
+    entry goes to its CSP's chain; only those chains' heads are locked.
+
+    Returns the rows in the order of ``entries``: ``Record``s with their
+    primary keys below ``COPY_THRESHOLD`` entries; from it, a sequence making
+    each a ``Record`` (no primary key) only when read."""
     if not entries:
         return []
     agreement_csps = _csp_ids_of_agreements(entries)
@@ -102,6 +179,7 @@ def records_append_many(*, entries, actor, now):
         by_chain.setdefault(record_chain_of(csp_id), []).append((index, entry))
     ip = _IP_FIELD.get_prep_value(actor.ip)
     user_agent = (actor.user_agent or "")[:500]
+    large = len(entries) >= COPY_THRESHOLD
     # No savepoint inside the caller's transaction (two round trips saved on
     # every agreement request): nothing here is retried or caught, so any
     # failure leaves through this block, which marks the caller's transaction
@@ -109,37 +187,19 @@ def records_append_many(*, entries, actor, now):
     # not at all. Called outside a transaction, this opens one as before.
     with transaction.atomic(savepoint=False):
         heads = _locked_heads(sorted(by_chain))
-        rows, moves = [], []
-        for chain, chain_entries in sorted(by_chain.items()):
-            head = heads[chain]
-            previous, seq = head.last_hash, head.last_seq
-            for _, entry in chain_entries:
-                seq += 1
-                row = Record(
-                    created_at=now,
-                    event=entry.event,
-                    agreement_id=entry.agreement_id,
-                    csp_id=entry.csp_id,
-                    actor_type=actor.type,
-                    actor=actor.label,
-                    # Stored as the database will return them (IPv6 normalised,
-                    # the agent cut to the column), so the hash verifies later.
-                    ip=ip,
-                    user_agent=user_agent,
-                    details=_plain(entry.details),
-                    previous_hash=previous,
-                    chain=chain,
-                    seq=seq,
-                    hash_version=2,
-                )
-                row.hash = record_hash(row)
-                previous = row.hash
-                rows.append(row)
-            moves.append((head.pk, previous, seq))
-        _insert(rows, moves)
+        if large:
+            rows, moves = _hashed_values(by_chain, heads, actor, ip, user_agent, now)
+            _copy(rows, moves)
+        else:
+            rows, moves = _records(by_chain, heads, actor, ip, user_agent, now)
+            _insert(rows, moves)
+    placed = None
     if len(by_chain) > 1:
         # Callers read the rows in the order they gave the entries.
         placed = [i for _, chain_entries in sorted(by_chain.items()) for i, _ in chain_entries]
+    if large:
+        return _Rows(rows, placed)
+    if placed is not None:
         in_order = [None] * len(rows)
         for index, row in zip(placed, rows, strict=True):
             in_order[index] = row
@@ -147,7 +207,123 @@ def records_append_many(*, entries, actor, now):
     return rows
 
 
-# Below this many rows the ORM's INSERT is as quick and keeps primary keys.
+def _records(by_chain, heads, actor, ip, user_agent, now):
+    """Each entry as a ``Record``, hashed and chained (chain by chain), and
+    each head's move."""
+    rows, moves = [], []
+    for chain, chain_entries in sorted(by_chain.items()):
+        head = heads[chain]
+        previous, seq = head.last_hash, head.last_seq
+        for _, entry in chain_entries:
+            seq += 1
+            row = Record(
+                created_at=now,
+                event=entry.event,
+                agreement_id=entry.agreement_id,
+                csp_id=entry.csp_id,
+                actor_type=actor.type,
+                actor=actor.label,
+                # Stored as the database will return them (IPv6 normalised,
+                # the agent cut to the column), so the hash verifies later.
+                ip=ip,
+                user_agent=user_agent,
+                details=_plain(entry.details),
+                previous_hash=previous,
+                chain=chain,
+                seq=seq,
+                hash_version=2,
+            )
+            row.hash = record_hash(row)
+            previous = row.hash
+            rows.append(row)
+        moves.append((head.pk, previous, seq))
+    return rows, moves
+
+
+def _hashed_values(by_chain, heads, actor, ip, user_agent, now):
+    """Each entry's column values, hashed and chained, as plain tuples in
+    ``_COLUMNS`` order (chain by chain), and each head's move."""
+    templates = {}
+    details_text = _DetailsTexts()
+    sha256 = hashlib.sha256
+    values, moves = [], []
+    append = values.append
+    actor_type, label = actor.type, actor.label
+    for chain, chain_entries in sorted(by_chain.items()):
+        head = heads[chain]
+        # A hex digest (or the genesis zeros): as JSON, itself in quotes.
+        previous, seq = head.last_hash, head.last_seq
+        for _, entry in chain_entries:
+            seq += 1
+            event = entry.event
+            template = templates.get(event)
+            if template is None:
+                template = templates[event] = _Canonical(
+                    event=event, actor_type=actor_type, actor=label, ip=ip,
+                    user_agent=user_agent, now=now,
+                ).template  # fmt: skip
+            details = details_text(entry.details)
+            canonical = template % (
+                _scalar(entry.agreement_id),
+                chain,
+                _scalar(entry.csp_id),
+                details,
+                previous,
+                seq,
+            )
+            digest = sha256(canonical.encode()).hexdigest()
+            append((now, event, entry.agreement_id, entry.csp_id, actor_type, label, ip,
+                    user_agent, details, previous, digest, chain, seq, 2))  # fmt: skip
+            previous = digest
+        moves.append((head.pk, previous, seq))
+    return values, moves
+
+
+class _Rows(Sequence):
+    """A large append's rows in the order of its entries, each made a
+    ``Record`` only when read (a sweep's are never read)."""
+
+    def __init__(self, values, placed):
+        if placed is not None:
+            in_order = [None] * len(values)
+            for index, row in zip(placed, values, strict=True):
+                in_order[index] = row
+            values = in_order
+        self._values = values
+
+    def __len__(self):
+        return len(self._values)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_record_of(v) for v in self._values[index]]
+        return _record_of(self._values[index])
+
+
+def _record_of(values):
+    fields = dict(zip(_COLUMNS, values, strict=True))
+    fields["details"] = json.loads(fields["details"])
+    return Record(**fields)
+
+
+def _copy(values, moves):
+    """Insert a large append's rows (``_hashed_values``) and move its heads."""
+    _heads_move(moves)
+    if connection.vendor != "postgresql":
+        Record.objects.bulk_create([_record_of(v) for v in values], batch_size=1000)
+        return
+    # A sweep writes one record per agreement: COPY skips the ORM's per-value
+    # preparation, which costs more than the database's own work here.
+    statement = f"COPY {Record._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        write_row = copy.write_row
+        for row in values:
+            write_row(row)
+
+
+# From this many rows an append is hashed from a per-event template and
+# written by COPY (PostgreSQL) from plain tuples; below it, ``Record``s are
+# built and inserted with their primary keys.
 COPY_THRESHOLD = 100
 _COLUMNS = (
     "created_at", "event", "agreement_id", "csp_id", "actor_type", "actor", "ip",
@@ -167,22 +343,7 @@ def _insert(rows, moves):
         _heads_move(moves)
         Record.objects.bulk_create(rows, batch_size=1000)
         return
-    if len(rows) < COPY_THRESHOLD:
-        _insert_moving_heads(rows, moves)
-        return
-    _heads_move(moves)
-    # A sweep writes one record per agreement: COPY skips the ORM's per-value
-    # preparation, which costs more than the database's own work here.
-    statement = f"COPY {Record._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(
-                (
-                    row.created_at, row.event, row.agreement_id, row.csp_id, row.actor_type,
-                    row.actor, row.ip, row.user_agent, json.dumps(row.details),
-                    row.previous_hash, row.hash, row.chain, row.seq, row.hash_version,
-                )
-            )  # fmt: skip
+    _insert_moving_heads(rows, moves)
 
 
 def _insert_moving_heads(rows, moves):
