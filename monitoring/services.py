@@ -39,6 +39,8 @@ from affirmations.services import CooldownActive
 from csp_registry.services import csp_reinstate, csp_revoke, csp_suspend
 from smt_portal.actors import Actor
 from smt_portal.client_ip import ip_source
+from smt_portal.prepared_sql import PreparedInsert
+from smt_portal.request_writes import request_write_queue
 
 from .detectors import DETECTORS, Window
 from .models import (
@@ -611,25 +613,35 @@ def _spam_cooldown_blocks_one_statement(*, csp, premise_ids, now):
 # --- Premise authentication attempts (R18) --------------------------------------------------
 
 
+_ATTEMPT_INSERT = PreparedInsert(PremiseAuthenticationAttempt)
+
+
 def authentication_attempts_record(*, attempts, csp, ip, now):
     """Subscriber of ``premises.services``: one row per premise checked, in the
-    caller's transaction (one INSERT on the API's single-premise hot path)."""
-    rows = [
-        PremiseAuthenticationAttempt(
-            created_at=now,
-            csp=csp,
-            ip=ip,
-            esi_id=attempt.esi_id,
-            meter_number=attempt.meter_number,
-            rep_certificate_number=attempt.rep_certificate_number,
-            authenticated=not attempt.failure_reason,
-            failure_reason=attempt.failure_reason,
-            premise=attempt.premise,
-        )  # fmt: skip
-        for attempt in attempts
-    ]
-    if len(rows) == 1:
-        # bulk_create would wrap one INSERT in BEGIN/COMMIT: two more round trips.
-        rows[0].save(force_insert=True)
-    else:
-        PremiseAuthenticationAttempt.objects.bulk_create(rows)
+    caller's transaction. The API's single-premise check queues its one row
+    for the request's final write (``smt_portal.request_writes``): written
+    with the request log, in one round trip, before the answer leaves."""
+    rows = [_attempt_values(attempt, csp=csp, ip=ip, now=now) for attempt in attempts]
+    if not rows:
+        return
+    if len(rows) > 1:
+        PremiseAuthenticationAttempt.objects.bulk_create(
+            [PremiseAuthenticationAttempt(**row) for row in rows]
+        )
+    elif not request_write_queue(_ATTEMPT_INSERT, rows[0]):
+        # One plain INSERT (bulk_create would wrap it in BEGIN/COMMIT).
+        _ATTEMPT_INSERT.execute(rows[0])
+
+
+def _attempt_values(attempt, *, csp, ip, now):
+    return {
+        "created_at": now,
+        "csp_id": csp.pk if csp is not None else None,
+        "ip": ip,
+        "esi_id": attempt.esi_id,
+        "meter_number": attempt.meter_number,
+        "rep_certificate_number": attempt.rep_certificate_number,
+        "authenticated": not attempt.failure_reason,
+        "failure_reason": attempt.failure_reason,
+        "premise_id": attempt.premise.pk if attempt.premise is not None else None,
+    }

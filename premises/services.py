@@ -322,10 +322,12 @@ def premises_authenticate(
     attempts. Every path runs the same queries and the same comparisons, so a
     failure takes as long whichever fact was wrong.
     """
-    policy = policy or TermPolicy.current()
-    premises = _premises_for_authentication(
+    premises, policy_found = _premises_for_authentication(
         esi_ids={t[0] for t in triples}, now=now, sandbox=sandbox
     )
+    if policy is None and premises:
+        # Read with the premises; only a database never given a policy has none yet.
+        policy = policy_found or TermPolicy.current()
     results, attempts = [], []
     for esi_id, meter_number, certificate_number in triples:
         premise = premises.get(esi_id)
@@ -348,18 +350,20 @@ def premises_authenticate(
 
 def _premises_for_authentication(
     *, esi_ids: set[str], now: datetime, sandbox: bool = False
-) -> dict[str, Premise]:
+) -> tuple[dict[str, Premise], TermPolicy | None]:
     """The premises named, each with its active meter number, its ROR's
-    certificate number and its peak usage (as ``_peak_kwh`` defines it), in one
-    query.
+    certificate number and its peak usage (as ``_peak_kwh`` defines it), and
+    the term policy (``None`` when no premise matched or no policy row exists
+    yet), in one query.
 
     Written as SQL, not as the ORM's annotated queryset: on the hottest path
     of the API, building and compiling that queryset cost three times what the
-    database spends answering it (bench/README.md, issue 16).
-    ``test_usage_peak_precomputed`` holds the two equal.
+    database spends answering it, and the policy read with it saves a round
+    trip (bench/README.md, issue 16). ``test_usage_peak_precomputed`` holds
+    the peak equal to the ORM's.
     """
     if not esi_ids:
-        return {}
+        return {}, None
     first, end = usage_window(now=now)
     premise, meter, usage, rep = (
         Premise._meta.db_table, Meter._meta.db_table, MonthlyUsage._meta.db_table,
@@ -374,16 +378,37 @@ def _premises_for_authentication(
                     WHEN p.usage_peak_window_end = %s THEN p.usage_peak_kwh
                     ELSE (SELECT MAX(u.kwh) FROM {usage} u
                            WHERE u.premise_id = p.id AND u.month >= %s AND u.month < %s)
-               END AS peak_kwh
+               END AS peak_kwh,
+               {_POLICY_COLUMNS}
           FROM {premise} p JOIN {rep} r ON r.id = p.rep_of_record_id
+          LEFT JOIN {TermPolicy._meta.db_table} policy ON policy.id = 1
          WHERE p.esi_id IN ({names}) AND p.sandbox = %s
     """  # noqa: S608 (table names from the models; every value bound)
     params = [CustomerClass.COMMERCIAL, end, first, end, *sorted(esi_ids), sandbox]
-    found = {}
+    found, policy = {}, None
     for row in Premise.objects.raw(sql, params):
         row.peak_kwh = _as_kwh(row.peak_kwh)
         found[row.esi_id] = row
-    return found
+        if policy is None:
+            policy = _policy_of(row)
+    return found, policy
+
+
+# What authentication reads of the policy; the rest of the row stays deferred.
+_POLICY_FIELDS = [
+    TermPolicy._meta.get_field(name)
+    for name in ("id", "standard_max_months", "large_commercial_max_months",
+                 "large_commercial_threshold_kwh")
+]  # fmt: skip
+_POLICY_COLUMNS = ", ".join(f"policy.{f.column} AS policy__{f.attname}" for f in _POLICY_FIELDS)
+
+
+def _policy_of(row):
+    if row.policy__id is None:
+        return None
+    # to_python: SQLite hands the Decimal back as a float.
+    values = [f.to_python(getattr(row, f"policy__{f.attname}")) for f in _POLICY_FIELDS]
+    return TermPolicy.from_db(connection.alias, [f.attname for f in _POLICY_FIELDS], values)
 
 
 _THOUSANDTH = Decimal("0.001")

@@ -2,7 +2,8 @@
 
 - Errors are always JSON in the contract's format: an unknown URL's 404, an
   unhandled exception's 500 (logged, never shown), an unreachable cache's 503.
-- One ``ApiRequestLog`` row per request, for monitoring.
+- One ``ApiRequestLog`` row per request, for monitoring, written with the rows
+  the request queued (``smt_portal.request_writes``) in one round trip.
 
 Register it first in MIDDLEWARE so it sees every response, including those of
 other middleware.
@@ -18,6 +19,8 @@ from django.utils import timezone
 from csp_registry.models import ApiRequestLog
 from smt_portal.client_ip import client_ip, forwarded_header_untrusted
 from smt_portal.outages import is_outage
+from smt_portal.prepared_sql import PreparedInsert
+from smt_portal.request_writes import request_writes_collected, request_writes_flush
 
 from .errors import ERROR_CODE_ATTRIBUTE, error_json_response
 
@@ -47,9 +50,9 @@ class ApiConventionsMiddleware:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
         started = time.monotonic()
-        response = _as_json_error(self.get_response(request))
-        _record(request, response, duration=time.monotonic() - started)
-        return response
+        with request_writes_collected() as queued:
+            response = _as_json_error(self.get_response(request))
+            return _record(request, response, queued, duration=time.monotonic() - started)
 
     def process_exception(self, request, exception):
         if not request.path.startswith(API_PREFIX):
@@ -62,12 +65,7 @@ class ApiConventionsMiddleware:
             logger.warning(
                 "%s during %s %s", type(exception).__name__, request.method, request.path
             )
-            return error_json_response(
-                status=503,
-                code="service_unavailable",
-                message="The service is briefly unavailable; please retry.",
-                headers={"Retry-After": "30"},
-            )
+            return _unavailable()
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return error_json_response(
             status=500,
@@ -103,25 +101,46 @@ def _route(request):
     return (match.url_name or "")[:64], agreement_id
 
 
-def _record(request, response, *, duration):
+_LOG_INSERT = PreparedInsert(ApiRequestLog)
+
+
+def _record(request, response, queued, *, duration):
+    """Write the request's log row with the rows it queued (one round trip);
+    the response, or a 503 if queued rows could not be written."""
     csp = getattr(request, "csp", None)
     endpoint, agreement_id = _route(request)
+    log_row = {
+        "csp_id": csp.pk if csp is not None else None,
+        "key_prefix": getattr(request, "api_key_prefix", ""),
+        "ip": client_ip(request),
+        "forwarded_header_untrusted": forwarded_header_untrusted(request),
+        "method": request.method[:10],
+        "path": request.path[:300],
+        "status_code": response.status_code,
+        "error_code": getattr(response, ERROR_CODE_ATTRIBUTE, ""),
+        "endpoint": endpoint,
+        "agreement_id": agreement_id,
+        "duration_ms": int(duration * 1000),
+        "sandbox": getattr(getattr(request, "api_key", None), "sandbox", False),
+        "created_at": timezone.now(),
+    }
+    owed = len(queued)
     try:
-        ApiRequestLog.objects.create(
-            csp=csp,
-            key_prefix=getattr(request, "api_key_prefix", ""),
-            ip=client_ip(request),
-            forwarded_header_untrusted=forwarded_header_untrusted(request),
-            method=request.method[:10],
-            path=request.path[:300],
-            status_code=response.status_code,
-            error_code=getattr(response, ERROR_CODE_ATTRIBUTE, ""),
-            endpoint=endpoint,
-            agreement_id=agreement_id,
-            duration_ms=int(duration * 1000),
-            sandbox=getattr(getattr(request, "api_key", None), "sandbox", False),
-            created_at=timezone.now(),
-        )
+        request_writes_flush(queued, last=[(_LOG_INSERT, log_row)])
     except DatabaseError:
+        if owed:
+            # What the answer reports (an attempt) is not on record: no answer.
+            logger.warning("could not record %s %s: answered 503", request.method, request.path)
+            return _unavailable()
         # The answer is already decided; losing one log row beats failing it.
         logger.warning("could not record API request %s %s", request.method, request.path)
+    return response
+
+
+def _unavailable():
+    return error_json_response(
+        status=503,
+        code="service_unavailable",
+        message="The service is briefly unavailable; please retry.",
+        headers={"Retry-After": "30"},
+    )

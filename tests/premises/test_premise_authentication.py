@@ -145,7 +145,7 @@ def _queries_of(**facts):
 def test_success_and_each_kind_of_failure_run_the_same_queries(premise):
     TermPolicy.current()
     success = _queries_of()
-    assert len(success) == 3  # policy, one joined lookup, the attempt
+    assert len(success) == 2  # one joined lookup (the policy read with it), the attempt
     assert _queries_of(esi_id="10443720009999999") == success
     assert _queries_of(meter_number="000000001") == success
     assert _queries_of(certificate="10007") == success
@@ -200,3 +200,27 @@ def test_one_attempt_is_recorded_with_a_single_insert_outside_any_transaction():
     assert statements == ["SELECT", "INSERT"]
     assert result.premise == premise
     assert PremiseAuthenticationAttempt.objects.get().authenticated
+
+
+def test_the_policy_in_force_is_read_with_the_premises_and_decides_the_term(premise):
+    policy = TermPolicy.current()
+    policy.standard_max_months = 18
+    policy.save()
+    with CaptureQueriesContext(connection) as captured:
+        result = premise_authenticate(
+            esi_id=ESI_ID, meter_number=METER, rep_certificate_number=CERT, now=NOW
+        )
+    assert result.max_term_months == 18
+    # No statement of its own: the lookup joined it.
+    assert len(captured) == 2
+    assert not any(q["sql"].startswith('SELECT "premises_termpolicy"') for q in captured)
+
+
+def test_a_database_without_a_policy_row_authenticates_with_the_default_policy(premise):
+    TermPolicy.objects.all().delete()
+    result = premise_authenticate(
+        esi_id=ESI_ID, meter_number=METER, rep_certificate_number=CERT, now=NOW
+    )
+    assert result.authenticated
+    assert result.max_term_months == TermPolicy().standard_max_months
+    assert TermPolicy.objects.filter(pk=1).exists()
