@@ -158,3 +158,24 @@ def test_the_full_key_never_reaches_a_log(
     for secret in (csp_api.key, suspended_csp_api.key, wrong_secret):
         assert secret not in caplog.text
         assert key_secret(secret) not in caplog.text
+
+
+def test_the_key_and_its_csp_are_read_exactly_as_the_orm_reads_them(active_csp):
+    # Every column, through the backend's and the fields' converters: aware
+    # datetimes, the expiry, the CSP's texts (the lookup's SQL is built once).
+    now = timezone.now()
+    api_key, full_key = csp_issue_key(
+        csp=active_csp, now=now, name="rotated", expires_at=now + timedelta(days=30)
+    )
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now - timedelta(hours=2))
+    _, found = _authenticate(full_key)
+    expected = ApiKey.objects.select_related("csp").get(pk=api_key.pk)
+    for model_fields, got, want in [
+        (ApiKey._meta.concrete_fields, found, expected),
+        (type(active_csp)._meta.concrete_fields, found.csp, expected.csp),
+    ]:
+        for field in model_fields:
+            assert getattr(got, field.attname) == getattr(want, field.attname), field.name
+            assert type(getattr(got, field.attname)) is type(getattr(want, field.attname))
+    assert found.last_used_at.tzinfo is not None
+    assert not found._state.adding and found._state.db == expected._state.db
