@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from typing import NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -21,8 +22,9 @@ GENESIS_HASH = "0" * 64
 _IP_FIELD = Record._meta.get_field("ip")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One record to append (a tuple: a sweep makes one per agreement)."""
+
     event: str
     agreement_id: int | None = None
     csp_id: int | None = None

@@ -15,7 +15,7 @@ and, through the CSP events, webhooks.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import transaction
 
@@ -44,9 +44,9 @@ def transitions_subscribe(subscriber) -> None:
         _subscribers.append(subscriber)
 
 
-@dataclass(frozen=True)
-class Moved:
-    """One agreement that changed: its id, CSP and the status it left."""
+class Moved(NamedTuple):
+    """One agreement that changed: its id, CSP and the status it left (a
+    tuple: a sweep makes a million)."""
 
     agreement_id: int
     csp_id: int
@@ -78,7 +78,7 @@ def agreements_transition(
         rows = list(due.select_for_update().order_by("pk").values_list("pk", "csp_id", "status"))
         if not rows:
             return []
-        moved = [Moved(pk, csp_id, status) for pk, csp_id, status in rows]
+        moved = [Moved._make(row) for row in rows]
         # The rows are locked, so the same condition changes exactly them.
         _write_status(due, to_status, ended_by, reason, now, columns or {})
         extra = {}
@@ -107,21 +107,24 @@ def _write_status(due, to_status, ended_by, reason, now, columns):
 
 
 def _append_records(moved, to_status, record_event, actor, now, details, extra):
+    # Agreements with no details of their own share one dict per status they
+    # left: the record serialises each distinct dict once, not once per row.
+    shared = {}
     for start in range(0, len(moved), RECORD_CHUNK):
-        entries = [
-            Entry(
-                record_event,
-                m.agreement_id,
-                m.csp_id,
-                {
-                    "from_status": str(m.from_status),
+        entries = []
+        for agreement_id, csp_id, from_status in moved[start : start + RECORD_CHUNK]:
+            more = extra.get(agreement_id)
+            row_details = shared.get(from_status) if more is None else None
+            if row_details is None:
+                row_details = {
+                    "from_status": str(from_status),
                     "to_status": str(to_status),
                     **details,
-                    **extra.get(m.agreement_id, {}),
-                },
-            )
-            for m in moved[start : start + RECORD_CHUNK]
-        ]
+                    **(more or {}),
+                }
+                if more is None:
+                    shared[from_status] = row_details
+            entries.append(Entry(record_event, agreement_id, csp_id, row_details))
         records_append_many(entries=entries, actor=actor, now=now)
 
 

@@ -308,6 +308,7 @@ def _time_sweep(now, *, profile=False):
     assert written == swept == events and still_open == 0, (written, swept, events, still_open)  # noqa: S101
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
     return swept, elapsed
 
 
