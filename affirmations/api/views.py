@@ -111,6 +111,13 @@ class AgreementsView(CspGenericApiView):
     rate_limit_scope = "agreements"
     pagination_class = AgreementPagination
 
+    @property
+    def rate_limits_deferred(self):
+        # A creation checks premises before it writes anything: its request
+        # counters go to the cache with the premise-check budget's, in one
+        # round trip (``premise_checks_consume``). A list sends them at once.
+        return self.request.method == "POST"
+
     @extend_schema(
         operation_id="agreements_list",
         summary="This provider's agreements, newest first",
