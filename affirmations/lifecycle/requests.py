@@ -53,7 +53,9 @@ class _Authenticated:
     premises: list  # Premise rows, in request order
     large_commercial: list  # bool per premise
     max_term_months: int
-    renewal_window_days: int  # the policy's, stored with the agreement (R12)
+    # The policy's, stored with the agreement (R12); on PostgreSQL None here,
+    # read with the provider's lock.
+    renewal_window_days: int | None
 
 
 def agreement_request(
@@ -88,7 +90,7 @@ def agreement_request(
     placeholder, token_hash = link_token_new()
     try:
         with transaction.atomic():
-            reserved_id = _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises)
+            locked = _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises)
             _run_request_guards(csp=csp, premises=checked.premises, now=now)
             agreement, email = _agreement_create(
                 csp=csp,
@@ -99,7 +101,7 @@ def agreement_request(
                 now=now,
                 sandbox=sandbox,
                 link=(placeholder, token_hash),
-                reserved_id=reserved_id,
+                locked=locked,
             )
             _record_request(agreement=agreement, email=email, actor=actor, now=now)
     except IntegrityError:
@@ -125,31 +127,12 @@ def _check_request_shape(premises, term_months):
         raise ValueError("term_months must be a whole number of at least 1")
 
 
-def _staff_set_rows():
-    """The term policy, with the staff's holidays read in the same statement on
-    PostgreSQL (one round trip instead of two on every request). The holidays
-    go into this web request's holiday cache (``holidays_prime``), so the
-    deadline computed later in the request counts exactly these; outside a web
-    request nothing is kept and the calendar is read again as before."""
-    if connection.vendor == "postgresql":
-        # Raw: the ORM's compiling of the annotated query cost more than the read.
-        policy = next(
-            iter(
-                TermPolicy.objects.raw(
-                    f"SELECT t.*, ARRAY(SELECT h.day FROM {Holiday._meta.db_table} h)"  # noqa: S608
-                    f" AS staff_holidays FROM {TermPolicy._meta.db_table} t WHERE t.id = 1"
-                )
-            ),
-            None,
-        )
-        if policy is not None:
-            holidays_prime(frozenset(policy.staff_holidays))
-            return policy
-    return TermPolicy.current()
-
-
 def _authenticate(*, csp, premises, ip, now, sandbox=False):
-    policy = _staff_set_rows()
+    # On PostgreSQL the term policy is read with the premises (by
+    # ``premises_authenticate``), and its renewal window and the holidays with
+    # the provider's lock (``_lock_csp_and_refuse_duplicates``): no round trip
+    # of their own.
+    policy = None if connection.vendor == "postgresql" else TermPolicy.current()
     results = premises_authenticate(
         triples=list(premises), csp=csp, ip=ip, now=now, policy=policy, sandbox=sandbox
     )
@@ -157,11 +140,18 @@ def _authenticate(*, csp, premises, ip, now, sandbox=False):
     if failed:
         raise AuthenticationFailed(failed)
     large = [result.large_commercial for result in results]
+    if policy is None:
+        # Each premise's own limit, under the policy read with it: the agreement's
+        # is the least of them (the policy's large commercial limit is never below
+        # its standard one, a constraint of its table), as ``max_term_months_for``.
+        maximum = min(result.max_term_months for result in results)
+    else:
+        maximum = max_term_months_for(all_large_commercial=all(large), policy=policy)
     return _Authenticated(
         premises=[result.premise for result in results],
         large_commercial=large,
-        max_term_months=max_term_months_for(all_large_commercial=all(large), policy=policy),
-        renewal_window_days=policy.renewal_window_days,
+        max_term_months=maximum,
+        renewal_window_days=None if policy is None else policy.renewal_window_days,
     )
 
 
@@ -182,10 +172,20 @@ def lock_active_csp(csp):
         raise CspNotActive("This CSP is not active and cannot start requests.")
 
 
+@dataclass(frozen=True)
+class _Locked:
+    """What the provider's lock read besides its status (PostgreSQL)."""
+
+    agreement_id: int  # reserved for the new agreement
+    renewal_window_days: int | None  # the term policy's (None: no policy row yet)
+
+
 def _lock_csp_and_refuse_duplicates(*, csp, premises):
     """``lock_active_csp`` and ``_refuse_duplicates`` in one round trip on PostgreSQL,
-    which also reserves the new agreement's id (returned; None elsewhere), so that
-    its rows can all be written by one statement that knows it.
+    which also reserves the new agreement's id (so that its rows can all be
+    written by one statement that knows it) and reads the term policy's renewal
+    window and the staff's holidays (kept as this web request's calendar for
+    the deadline computed next): returns a ``_Locked``, None elsewhere.
 
     The open premises are read in the locking statement; one that a concurrent
     request commits after it is still refused by the partial unique index.
@@ -195,12 +195,14 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises):
         _refuse_duplicates(csp=csp, premises=premises)
         return None
     table, opened = csp._meta.db_table, AgreementPremise._meta.db_table
-    agreements = Agreement._meta.db_table
+    agreements, policy = Agreement._meta.db_table, TermPolicy._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT c.status, ARRAY(SELECT o.esi_id FROM {opened} o"  # noqa: S608
             " WHERE o.csp_id = c.id AND o.is_open AND o.premise_id = ANY(%s)),"
-            f" nextval(pg_get_serial_sequence('{agreements}', 'id'))"
+            f" nextval(pg_get_serial_sequence('{agreements}', 'id')),"
+            f" (SELECT t.renewal_window_days FROM {policy} t WHERE t.id = 1),"
+            f" ARRAY(SELECT h.day FROM {Holiday._meta.db_table} h)"
             f" FROM {table} c WHERE c.id = %s FOR SHARE OF c",
             [[premise.pk for premise in premises], csp.pk],
         )
@@ -209,7 +211,8 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises):
         raise CspNotActive("This CSP is not active and cannot start requests.")
     if row[1]:
         raise DuplicateAgreement(sorted(row[1]))
-    return row[2]
+    holidays_prime(frozenset(row[4]))
+    return _Locked(agreement_id=row[2], renewal_window_days=row[3])
 
 
 def _refuse_duplicates(*, csp, premises):
@@ -240,13 +243,18 @@ def _run_request_guards(*, csp, premises, now):
 
 
 def _agreement_create(
-    *, csp, checked, customer_email, term_months, language, now, sandbox, link, reserved_id
+    *, csp, checked, customer_email, term_months, language, now, sandbox, link, locked
 ):
     """The agreement (its premises in ``premise_list``) and its affirmation email,
     written with the link: on PostgreSQL (the id reserved by the lock) one INSERT
     statement writes the four tables."""
+    renewal_window_days = checked.renewal_window_days
+    if renewal_window_days is None:  # read with the lock (a policy row exists by now)
+        renewal_window_days = locked.renewal_window_days
+        if renewal_window_days is None:
+            renewal_window_days = TermPolicy.current().renewal_window_days
     agreement = Agreement(
-        pk=reserved_id,
+        pk=None if locked is None else locked.agreement_id,
         csp=csp,
         sandbox=sandbox,
         status=AgreementStatus.PENDING_AFFIRMATION,
@@ -254,14 +262,14 @@ def _agreement_create(
         language=language,
         term_months=term_months,
         max_term_months=checked.max_term_months,
-        renewal_window_days=checked.renewal_window_days,
+        renewal_window_days=renewal_window_days,
         confirmation_code=confirmation_code_new(),
         created_at=now,
         affirmation_sent_at=now,
         affirmation_expires_at=affirmation_deadline(now, holidays=configured_holidays()),
     )
     rows = []
-    if reserved_id is None:  # no id known before the INSERT: the agreement goes first
+    if agreement.pk is None:  # no id known before the INSERT: the agreement goes first
         agreement.save(force_insert=True)
     else:
         rows.append(agreement)
