@@ -41,6 +41,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smt_portal.settings")
+HOST = "127.0.0.1"
+# The server's settings (production's, rate limits raised, the floor mounted):
+# gunicorn gets them, and so does this process when it profiles in process.
+SERVER_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-" + "x" * 50,
+    "ALLOWED_HOSTS": f"{HOST},testserver",
+    "SECURE_SSL_REDIRECT": "false",
+    "BENCH_FLOOR_ENDPOINT": "true",
+    "API_RATE_LIMIT_PER_IP": "100000000/m",
+    "API_RATE_LIMIT_PER_CSP": "100000000/m",
+    "API_PREMISE_AUTH_RATE_LIMIT_PER_IP": "100000000/h",
+    "API_PREMISE_AUTH_RATE_LIMIT_PER_CSP": "100000000/h",
+    "LOG_LEVEL": "WARNING",
+}
+if "--profile" in sys.argv:
+    os.environ.update(SERVER_ENV)
 
 import django  # noqa: E402
 
@@ -55,7 +72,6 @@ from affirmations.models import AgreementPremise  # noqa: E402
 from csp_registry.services import csp_create_approved, csp_issue_key  # noqa: E402
 from premises.models import Meter, Premise  # noqa: E402
 
-HOST = "127.0.0.1"
 API = "/api/v1/agreements/"
 FLOOR = "/bench-floor/agreements/"
 
@@ -64,9 +80,14 @@ def main():
     args = _parse_args()
     if connection.vendor != "postgresql":
         sys.exit("run on PostgreSQL (DATABASE_URL=postgres://…)")
+    if args.profile:
+        args.requests = 3 * args.profile + 2 * WARM_UP
     premises = _prepare(args)
     keys = [_new_key() for _ in range(args.csps)]
     groups = _groups(premises, args.premises_per_agreement)
+    if args.profile:
+        _profile(args, keys, groups)
+        return
     half = len(groups) // 2
     floor_groups, portal_groups = groups[:half], groups[half:]
     server = _start_gunicorn(args)
@@ -89,6 +110,12 @@ def _parse_args():
     parser.add_argument("--premises-per-agreement", type=int, default=1)
     parser.add_argument("--csps", type=int, default=1, help="providers (keys) to spread over")
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead: in process, N sequential creations on floor and portal, then cProfile",
+    )
     return parser.parse_args()
 
 
@@ -125,17 +152,7 @@ def _new_key():
 
 
 def _start_gunicorn(args):
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "ALLOWED_HOSTS": HOST,
-        "SECURE_SSL_REDIRECT": "false",
-        "BENCH_FLOOR_ENDPOINT": "true",
-        "API_RATE_LIMIT_PER_IP": "100000000/m",
-        "API_RATE_LIMIT_PER_CSP": "100000000/m",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**os.environ, **SERVER_ENV}
     command = [
         str(ROOT / ".venv/bin/gunicorn"), "smt_portal.wsgi:application",
         "--workers", str(args.workers), "--bind", f"{HOST}:{args.port}",
@@ -230,6 +247,138 @@ def _report(args, read, floor, created):
     floor_rate = _line(f"floor POST {FLOOR}", floor)
     create_rate = _line(f"POST {API} {premises}", created)
     print(f"\nagreement creation: {create_rate / floor_rate:.2f}x the floor's throughput")
+
+
+# --- In process: timing and cProfile ------------------------------------------------
+
+WARM_UP = 20
+# Stages of a creation, by (file suffix, function): milliseconds per request,
+# cumulative (a stage includes the stages it calls).
+STAGES = [
+    ("the whole request (test client, middleware)", "django/test/client.py", "request"),
+    ("the view's post (DRF dispatch inside)", "affirmations/api/views.py", "post"),
+    ("  parse + validate (AgreementCreateInput)", "rest_framework/serializers.py", "is_valid"),
+    ("  premise-check budget (Redis)", "csp_registry/api/ratelimits.py", "premise_checks_consume"),
+    (
+        "  agreement_request (the service)",
+        "affirmations/lifecycle/requests.py",
+        "agreement_request",
+    ),
+    ("    term policy + holidays", "affirmations/lifecycle/requests.py", "_staff_set_rows"),
+    ("    premises_authenticate", "premises/services.py", "premises_authenticate"),
+    (
+        "    lock + duplicates",
+        "affirmations/lifecycle/requests.py",
+        "_lock_csp_and_refuse_duplicates",
+    ),
+    ("    request guards (cooldown)", "affirmations/lifecycle/requests.py", "_run_request_guards"),
+    # _agreement_create: before H35 the agreement and its premises by the ORM
+    # (then _announce_request: link, email, records); after, all four tables'
+    # rows in one INSERT.
+    (
+        "    _agreement_create (after: + link, email)",
+        "affirmations/lifecycle/requests.py",
+        "_agreement_create",
+    ),
+    (
+        "    link, email, records (before H35)",
+        "affirmations/lifecycle/requests.py",
+        "_announce_request",
+    ),
+    ("      link_create", "affirmations/lifecycle/links.py", "link_create"),
+    ("      the email (email_queue)", "outbox/services.py", "email_queue"),
+    ("      the email built (email_build)", "outbox/services.py", "email_build"),
+    ("      the one INSERT (rows_insert)", "affirmations/lifecycle/requests.py", "rows_insert"),
+    ("    the email's templates (email_render)", "outbox/services.py", "email_render"),
+    ("    records_append_many", "affirmations/records.py", "records_append_many"),
+    ("    commit (atomic's __exit__, on_commit run)", "django/db/transaction.py", "__exit__"),
+    ("      on-commit callbacks", "django/db/backends/base/base.py", "run_and_clear_commit_hooks"),
+    ("        broker publish (_publish_send)", "outbox/services.py", "_publish_send"),
+    ("  the answer (AgreementOutput)", "affirmations/api/serializers.py", "to_representation"),
+    ("  idempotency wrapper", "csp_registry/api/idempotency.py", "wrapper"),
+    ("API key check (authenticate)", "csp_registry/api/authentication.py", "authenticate"),
+    ("request log (middleware)", "csp_registry/api/middleware.py", "__call__"),
+    ("psycopg waiting for the server (all statements)", "psycopg/connection.py", "wait"),
+]
+
+
+def _profile(args, keys, groups):
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {keys[0]}"}
+    groups = iter(groups)
+
+    def post(path):
+        group = next(groups)
+        body = {
+            "premises": [
+                {"esi_id": e, "meter_number": m, "rep_certificate_number": c} for e, m, c in group
+            ],
+            "customer_email": "customer@example.com",
+            "term_months": 12,
+        }
+        response = client.post(path, body, content_type="application/json", **headers)
+        if response.status_code != 201 and not (path == FLOOR and response.status_code == 200):
+            sys.exit(f"{path}: {response.status_code} {response.content[:300]!r}")
+
+    sql = [0.0]
+    statements = {}
+
+    def timed_sql(execute, sql_text, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql_text, params, many, context)
+        finally:
+            spent = time.perf_counter() - started
+            sql[0] += spent
+            kind = " ".join(sql_text.split())[:70]
+            count, total = statements.get(kind, (0, 0.0))
+            statements[kind] = (count + 1, total + spent)
+
+    for _ in range(WARM_UP):
+        post(FLOOR)
+        post(API)
+    n = args.profile
+    print(f"in process, sequential, {n} creations each ({args.premises_per_agreement} premise):")
+    for path in (FLOOR, API):
+        sql[0] = 0.0
+        statements.clear()  # the last path's (the portal's) stay for the table below
+        with connection.execute_wrapper(timed_sql):
+            started = time.perf_counter()
+            for _ in range(n):
+                post(path)
+            elapsed = time.perf_counter() - started
+        print(
+            f"  {path:<28} {elapsed / n * 1000:6.2f} ms/request,"
+            f" {sql[0] / n * 1000:5.2f} ms of it inside SQL statements"
+        )
+    print("  the portal's statements (per request: count, ms; BEGIN and COMMIT not seen here):")
+    for kind, (count, total) in sorted(statements.items(), key=lambda item: -item[1][1]):
+        print(f"    {count / n:4.1f} {total / n * 1000:6.2f}  {kind}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        post(API)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"\ncProfile of {n} portal creations: ms per request, cumulative")
+    for label, path, name in STAGES:
+        total = sum(
+            value[3]
+            for (file, _, function), value in stats.stats.items()
+            if file.endswith(path) and function == name
+        )
+        if total:  # a stage the code run does not have (before or after H35) is left out
+            print(f"  {label:<52}{total / n * 1000:7.2f}")
+    print("\ntop 25 functions by own time:")
+    stats.sort_stats("tottime").print_stats(25)
+    if os.environ.get("BENCH_PROFILE_DUMP"):
+        stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
 
 
 if __name__ == "__main__":
