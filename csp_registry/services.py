@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.dispatch import Signal
 
 from smt_portal.actors import Actor, ActorType
-from smt_portal.prepared_sql import ModelColumns
+from smt_portal.prepared_sql import ModelColumns, planned_once_cursor
 
 from . import emails
 from .events import EventDraft, events_emit
@@ -328,7 +328,7 @@ class _KeyWithCsp:
         )
 
     def __call__(self, prefix):
-        with connection.cursor() as cursor:
+        with planned_once_cursor() as cursor:
             cursor.execute(self.sql, [prefix])
             row = cursor.fetchone()
         if row is None:

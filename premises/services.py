@@ -38,6 +38,7 @@ from premises.models import (
     TermPolicy,
 )
 from smt_portal.calendar import CENTRAL
+from smt_portal.prepared_sql import ModelColumns, planned_once_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -365,50 +366,50 @@ def _premises_for_authentication(
     if not esi_ids:
         return {}, None
     first, end = usage_window(now=now)
-    premise, meter, usage, rep = (
-        Premise._meta.db_table, Meter._meta.db_table, MonthlyUsage._meta.db_table,
-        RetailElectricProvider._meta.db_table,
-    )  # fmt: skip
-    names = ", ".join(["%s"] * len(esi_ids))
-    sql = f"""
-        SELECT p.*, r.certificate_number AS rep_certificate_number,
-               (SELECT m.number FROM {meter} m
-                 WHERE m.premise_id = p.id AND m.removed_on IS NULL LIMIT 1) AS active_meter_number,
-               CASE WHEN p.customer_class <> %s THEN NULL
-                    WHEN p.usage_peak_window_end = %s THEN p.usage_peak_kwh
-                    ELSE (SELECT MAX(u.kwh) FROM {usage} u
-                           WHERE u.premise_id = p.id AND u.month >= %s AND u.month < %s)
-               END AS peak_kwh,
-               {_POLICY_COLUMNS}
-          FROM {premise} p JOIN {rep} r ON r.id = p.rep_of_record_id
-          LEFT JOIN {TermPolicy._meta.db_table} policy ON policy.id = 1
-         WHERE p.esi_id IN ({names}) AND p.sandbox = %s
-    """  # noqa: S608 (table names from the models; every value bound)
-    params = [CustomerClass.COMMERCIAL, end, first, end, *sorted(esi_ids), sandbox]
+    if connection.vendor == "postgresql":
+        # One statement text whatever the number of premises: planned once.
+        named, names = "p.esi_id = ANY(%s)", [sorted(esi_ids)]
+    else:
+        named, names = f"p.esi_id IN ({', '.join(['%s'] * len(esi_ids))})", sorted(esi_ids)
+    sql = _AUTHENTICATION_LOOKUP.format(named=named)
+    params = [CustomerClass.COMMERCIAL, end, first, end, *names, sandbox]
+    with planned_once_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     found, policy = {}, None
-    for row in Premise.objects.raw(sql, params):
-        row.peak_kwh = _as_kwh(row.peak_kwh)
-        found[row.esi_id] = row
-        if policy is None:
-            policy = _policy_of(row)
+    extra = _PREMISE_COLUMNS.width
+    for row in rows:
+        premise = _PREMISE_COLUMNS.instance(row)
+        premise.rep_certificate_number, premise.active_meter_number, peak = row[extra : extra + 3]
+        premise.peak_kwh = _as_kwh(peak)
+        found[premise.esi_id] = premise
+        if policy is None and row[extra + 3] is not None:
+            policy = _POLICY_COLUMNS.instance(row, start=extra + 3)
     return found, policy
 
 
-# What authentication reads of the policy; the rest of the row stays deferred.
-_POLICY_FIELDS = [
-    TermPolicy._meta.get_field(name)
-    for name in ("id", "standard_max_months", "large_commercial_max_months",
-                 "large_commercial_threshold_kwh")
-]  # fmt: skip
-_POLICY_COLUMNS = ", ".join(f"policy.{f.column} AS policy__{f.attname}" for f in _POLICY_FIELDS)
-
-
-def _policy_of(row):
-    if row.policy__id is None:
-        return None
-    # to_python: SQLite hands the Decimal back as a float.
-    values = [f.to_python(getattr(row, f"policy__{f.attname}")) for f in _POLICY_FIELDS]
-    return TermPolicy.from_db(connection.alias, [f.attname for f in _POLICY_FIELDS], values)
+_PREMISE_COLUMNS = ModelColumns(Premise, "p")
+# What authentication reads of the policy (its id first); the rest stays deferred.
+_POLICY_COLUMNS = ModelColumns(
+    TermPolicy, "policy",
+    only=["id", "standard_max_months", "large_commercial_max_months",
+          "large_commercial_threshold_kwh"],
+)  # fmt: skip
+_AUTHENTICATION_LOOKUP = f"""
+    SELECT {_PREMISE_COLUMNS.sql}, r.certificate_number,
+           (SELECT m.number FROM {Meter._meta.db_table} m
+             WHERE m.premise_id = p.id AND m.removed_on IS NULL LIMIT 1),
+           CASE WHEN p.customer_class <> %s THEN NULL
+                WHEN p.usage_peak_window_end = %s THEN p.usage_peak_kwh
+                ELSE (SELECT MAX(u.kwh) FROM {MonthlyUsage._meta.db_table} u
+                       WHERE u.premise_id = p.id AND u.month >= %s AND u.month < %s)
+           END,
+           {_POLICY_COLUMNS.sql}
+      FROM {Premise._meta.db_table} p
+      JOIN {RetailElectricProvider._meta.db_table} r ON r.id = p.rep_of_record_id
+      LEFT JOIN {TermPolicy._meta.db_table} policy ON policy.id = 1
+     WHERE {{named}} AND p.sandbox = %s
+"""  # noqa: S608 (table names from the models; every value bound)
 
 
 _THOUSANDTH = Decimal("0.001")

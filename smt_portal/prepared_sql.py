@@ -6,8 +6,15 @@ joined, 18 columns, compiled afresh on every request). These helpers build
 the SQL once per process and keep the ORM's conventions: values prepared by
 the model's fields on the way in, converted by the backend's and the fields'
 converters on the way out, instances made by ``Model.from_db``.
+
+On PostgreSQL their SELECTs are also planned once per connection
+(``planned_once_cursor``): planning the premise lookup took three times as
+long as running it (0.24 against 0.07 ms).
 """
 
+from contextlib import contextmanager
+
+from django.conf import settings
 from django.db import connection
 
 
@@ -38,12 +45,16 @@ class PreparedInsert:
 
 
 class ModelColumns:
-    """All of a model's columns as ``alias.column`` for a SELECT list, and the
-    instance made from its slice of a row."""
+    """A model's columns (all, or the ``only`` named: the rest deferred, as
+    ``QuerySet.only`` leaves them) as ``alias.column`` for a SELECT list, and
+    the instance made from its slice of a row."""
 
-    def __init__(self, model, alias):
+    def __init__(self, model, alias, *, only=None):
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
+        if only is None:
+            self.fields = list(model._meta.concrete_fields)
+        else:
+            self.fields = [model._meta.get_field(name) for name in only]
         self.attnames = [f.attname for f in self.fields]
         quote = connection.ops.quote_name
         self.sql = ", ".join(f"{alias}.{quote(f.column)}" for f in self.fields)
@@ -73,3 +84,53 @@ class ModelColumns:
                     conversions.append((index, converters, col))
             self._converters = conversions
         return self._converters
+
+
+@contextmanager
+def planned_once_cursor():
+    """A cursor (Django's: logged, wrapped, its errors Django's) whose
+    statements PostgreSQL parses and plans once per connection, as prepared
+    statements, then only binds and runs.
+
+    Django turns psycopg's prepared statements off for everything, since a
+    transaction-mode pooler (PgBouncer before 1.21) cannot keep them; behind
+    one, set ``DATABASE_PREPARED_STATEMENTS=0``. Statements used here name
+    their columns (never ``*``), so a migration that adds a column does not
+    invalidate a prepared statement's result type. Elsewhere, and on SQLite,
+    an ordinary cursor.
+    """
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _prepared_cursor_class()(connection.connection)
+    raw.keep_query = connection.queries_logged
+    with connection._prepare_cursor(raw) as cursor:
+        yield cursor
+
+
+_PREPARED_CURSOR = None
+
+
+def _prepared_cursor_class():
+    global _PREPARED_CURSOR
+    if _PREPARED_CURSOR is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):
+            # Django's query log (DEBUG, tests) reads ``_query``, which a run
+            # of a prepared statement leaves empty.
+            keep_query = False
+
+            def execute(self, query, params=None, **kwargs):
+                kwargs.setdefault("prepare", True)
+                super().execute(query, params, **kwargs)
+                if self.keep_query and self._query is None:
+                    self._query = self._convert_query(query, params)
+                return self
+
+        _PREPARED_CURSOR = PreparingCursor
+    return _PREPARED_CURSOR

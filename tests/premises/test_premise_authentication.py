@@ -224,3 +224,43 @@ def test_a_database_without_a_policy_row_authenticates_with_the_default_policy(p
     assert result.authenticated
     assert result.max_term_months == TermPolicy().standard_max_months
     assert TermPolicy.objects.filter(pk=1).exists()
+
+
+def _prepared_statements():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+@postgresql_only
+def test_the_lookup_is_planned_once_per_connection_whatever_the_number_of_premises(premise):
+    other = make_premise()
+    authenticate()
+    premises_authenticate(
+        triples=[(ESI_ID, METER, CERT), (other.esi_id, "x", "y"), ("10443720009999999", "x", "y")],
+        now=NOW,
+    )
+    lookups = [s for s in _prepared_statements() if "premises_premise" in s]
+    assert len(lookups) == 1  # one statement for one premise or three
+
+
+@postgresql_only
+def test_a_column_added_by_a_migration_does_not_break_the_prepared_lookup(premise):
+    assert authenticate().authenticated
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the factories' deferred checks first
+        cursor.execute("ALTER TABLE premises_premise ADD COLUMN added_later integer DEFAULT 7")
+    assert authenticate().authenticated
+    assert not authenticate(meter_number="000000001").authenticated
+
+
+@postgresql_only
+def test_without_prepared_statements_nothing_is_prepared(premise, settings):
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    assert authenticate().authenticated
+    assert not [s for s in _prepared_statements() if "premises_premise" in s]
