@@ -70,7 +70,7 @@ def record_canonical(record):
     }
     if record.hash_version >= 2:
         content.update(chain=record.chain, seq=record.seq, version=record.hash_version)
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    return _dumps(content)
 
 
 # What differs between the records of one append; the rest of a row's
@@ -110,6 +110,7 @@ class _Canonical:
 
 
 def _dumps(content):
+    """Canonical JSON: sorted keys, no spaces, Django's types as strings."""
     return json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
 
 
