@@ -1,9 +1,11 @@
 """Queue, claim, send and retry transactional email.
 
 Every email is a row written in the caller's transaction (``email_queue``); a
-Celery task sends it after commit. When the broker or the worker is down the
-row simply waits: the beat sweep (``emails_relay_pending``) sends whatever is
-due. Rows are claimed one at a time by conditional UPDATEs with a short lease,
+Celery task sends it after commit (or, for the emails a web process commits
+within a second of its last publish, the relay it published then:
+``KICK_WINDOW``). When the broker or the worker is down the row simply
+waits: the beat sweep (``emails_relay_pending``) sends whatever is due.
+Rows are claimed one at a time by conditional UPDATEs with a short lease,
 so two workers, a Celery retry and the sweep never send one email at the same
 time, and a worker that dies strands one row for one lease, not a batch.
 
