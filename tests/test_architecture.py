@@ -26,6 +26,8 @@ CORE = {
     "smt_portal.client_ip",
     "smt_portal.csv_export",
     "smt_portal.outages",
+    "smt_portal.prepared_sql",
+    "smt_portal.request_writes",
     "smt_portal.sealed_tokens",
 }
 KNOWN = {*LAYERS, "smt_portal"}
