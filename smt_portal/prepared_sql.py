@@ -121,16 +121,24 @@ def _prepared_cursor_class():
         from django.db.backends.postgresql.base import ServerBindingCursor
 
         class PreparingCursor(ServerBindingCursor):
-            # Django's query log (DEBUG, tests) reads ``_query``, which a run
-            # of a prepared statement leaves empty.
+            # Django's query log (DEBUG, tests) reads ``_query.query``, which a
+            # run of a prepared statement leaves empty: there it gets the
+            # statement with its values in place, as for any other query.
             keep_query = False
 
             def execute(self, query, params=None, **kwargs):
                 kwargs.setdefault("prepare", True)
                 super().execute(query, params, **kwargs)
-                if self.keep_query and self._query is None:
-                    self._query = self._convert_query(query, params)
+                if self.keep_query:
+                    self._query = _LoggedQuery(connection.ops.compose_sql(query, params))
                 return self
 
         _PREPARED_CURSOR = PreparingCursor
     return _PREPARED_CURSOR
+
+
+class _LoggedQuery:
+    __slots__ = ("query",)
+
+    def __init__(self, text):
+        self.query = text.encode()
