@@ -155,3 +155,13 @@ def test_a_writer_of_one_chain_never_waits_for_a_writer_holding_another(active_c
         release.set()
         holder.join()
     assert records_verify().intact
+
+
+@pytest.mark.django_db
+def test_the_record_indexes_its_agreement_and_csp_once_each_through_the_composites():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Record._meta.db_table)
+    indexed = [tuple(c["columns"]) for c in constraints.values() if c["index"]]
+    # Each append writes every index: no single-column index the composites already cover.
+    assert ("agreement_id",) not in indexed and ("csp_id",) not in indexed
+    assert ("agreement_id", "id") in indexed and ("csp_id", "id") in indexed
