@@ -32,6 +32,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smt_portal.settings")
+# The server's settings: production's, the floor mounted, limits out of the way.
+SERVER_ENVIRONMENT = {
+    "DEBUG": "0",
+    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "x" * 50),
+    "SECURE_SSL_REDIRECT": "0",
+    "BENCH_FLOOR_ENDPOINT": "1",
+    "LOG_LEVEL": "ERROR",
+    "API_RATE_LIMIT_PER_IP": "100000000/m",
+    "API_RATE_LIMIT_PER_CSP": "100000000/m",
+    "API_PREMISE_AUTH_RATE_LIMIT_PER_IP": "100000000/m",
+    "API_PREMISE_AUTH_RATE_LIMIT_PER_CSP": "100000000/m",
+}
+if "--profile" in sys.argv:
+    # In process: this process is the server (the test client's host is "testserver").
+    os.environ.update(SERVER_ENVIRONMENT, ALLOWED_HOSTS="testserver")
 
 import django  # noqa: E402
 
@@ -59,6 +74,9 @@ def main():
         call_command("generate_premises", count=args.generate, no_progress=True, samples=0)
     facts = _facts(random.Random(args.seed), args.requests)
     key = _bench_key()
+    if args.profile:
+        _profile(args.profile, key, facts)
+        return
     port = _free_port()
     server = _start_gunicorn(port)
     try:
@@ -83,6 +101,13 @@ def _parse_args():
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N requests of each in process (full middleware), timed, then cProfiled",
+    )
     return parser.parse_args()
 
 
@@ -123,19 +148,7 @@ def _free_port():
 
 
 def _start_gunicorn(port):
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "x" * 50),
-        "ALLOWED_HOSTS": HOST,
-        "SECURE_SSL_REDIRECT": "0",
-        "BENCH_FLOOR_ENDPOINT": "1",
-        "LOG_LEVEL": "ERROR",
-        "API_RATE_LIMIT_PER_IP": "100000000/m",
-        "API_RATE_LIMIT_PER_CSP": "100000000/m",
-        "API_PREMISE_AUTH_RATE_LIMIT_PER_IP": "100000000/m",
-        "API_PREMISE_AUTH_RATE_LIMIT_PER_CSP": "100000000/m",
-    }
+    env = {**os.environ, **SERVER_ENVIRONMENT, "ALLOWED_HOSTS": HOST}
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "smt_portal.wsgi:application",
@@ -223,6 +236,92 @@ def _report(args, floor, api):
         f"ratio API/floor: throughput {api['rps'] / floor['rps']:.2f}x, "
         f"p50 {api['p50'] / floor['p50']:.2f}x, p99 {api['p99'] / floor['p99']:.2f}x"
     )
+
+
+# --- In process: timing, round trips and cProfile ------------------------------
+
+# Stages of one premise authentication: ms per request, cumulative.
+STAGES = [
+    ("the whole request (test client, middleware)", "django/test/client.py", "request"),
+    ("  API key check (authenticate)", "csp_registry/api/authentication.py", "authenticate"),
+    ("  the view's post", "csp_registry/api/views.py", "post"),
+    ("    parse + validate the three facts", "rest_framework/serializers.py", "is_valid"),
+    ("    rate limits, one script (Redis)", "csp_registry/api/ratelimits.py", "counters_take"),
+    ("    premise_authenticate", "premises/services.py", "premises_authenticate"),
+    ("      the lookup (prepared)", "premises/services.py", "_premises_for_authentication"),
+    ("  attempt + request log, one statement", "smt_portal/request_writes.py",
+     "request_writes_flush"),
+    ("psycopg waiting for PostgreSQL (all statements)", "psycopg/connection.py", "wait"),
+]  # fmt: skip
+
+
+def _profile(n, key, facts):
+    """The floor and the portal in process through the test client (the whole
+    middleware, DEBUG off), sequential: ms per request, the round trips each
+    makes, then a cProfile of the portal by stage."""
+    import cProfile
+    import pstats
+
+    import redis.connection
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    facts = iter(facts * (1 + (4 * n + 100) // len(facts)))
+
+    def floor():
+        fact = next(facts)
+        assert client.get(FLOOR, {"esi_id": fact["esi_id"]}).status_code == 200
+
+    def portal():
+        response = client.post(AUTHENTICATE, next(facts), content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    trips = {"sql": 0, "redis": 0}
+
+    def count_sql(execute, sql, params, many, context):
+        trips["sql"] += 1
+        return execute(sql, params, many, context)
+
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def count_redis(self, command, check_health=True):
+        trips["redis"] += 1
+        return send(self, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = count_redis
+    for _ in range(50):
+        floor()
+        portal()
+    print(f"in process, sequential, {n} requests each:")
+    for name, call in (("floor", floor), ("portal", portal)):
+        trips.update(sql=0, redis=0)
+        with connection.execute_wrapper(count_sql):
+            started = time.perf_counter()
+            for _ in range(n):
+                call()
+            elapsed = time.perf_counter() - started
+        print(
+            f"  {name:<7} {elapsed / n * 1000:6.2f} ms/request; round trips per request:"
+            f" {trips['sql'] / n:.1f} SQL (besides Django's health check), {trips['redis'] / n:.1f}"
+            " Redis"
+        )
+    redis.connection.AbstractConnection.send_packed_command = send
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        portal()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"cProfile of {n} portal requests (it about doubles Python's share): ms per request")
+    for label, path, name in STAGES:
+        total = sum(
+            value[3]
+            for (file, _, function), value in stats.stats.items()
+            if file.endswith(path) and function == name
+        )
+        print(f"  {label:<52}{total / n * 1000:7.2f}")
+    print("top 15 functions by own time:")
+    stats.sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":
