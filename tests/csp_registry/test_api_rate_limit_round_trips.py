@@ -200,3 +200,21 @@ def test_requests_share_one_registered_script_and_keep_no_redis_client_alive():
             assert client.get(REPS).status_code == 200
         # Before: one more client kept alive per request (40).
         assert live_clients() - before < 20
+
+
+def test_requests_reuse_one_redis_client_instead_of_building_one_each(monkeypatch):
+    import redis as redis_py
+
+    client = api_client_for(make_csp())
+    built = []
+    original = redis_py.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    assert client.get(REPS).status_code == 200
+    monkeypatch.setattr(redis_py.Redis, "__init__", counting)
+    for _ in range(10):
+        assert client.get(REPS).status_code == 200
+    assert built == []  # redis-py fills 169 reply callbacks into every new client
