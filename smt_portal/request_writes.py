@@ -4,10 +4,11 @@ On the API's hottest path, premise authentication (issue 16), a request owes
 two rows that nothing reads before the answer: monitoring's attempt and the
 request log. Each was its own INSERT, its own round trip to PostgreSQL.
 Inside an API request (``request_writes_collected``, opened by the API
-middleware) an app that owes a single row outside any transaction of its own
-queues it here (``request_write_queue``); the middleware then writes the
-queue and the log row as one list of statements, which PostgreSQL runs as
-one implicit transaction: all or none.
+middleware) whose view writes nothing else (``request_writes_defer``), an
+app that owes a single row outside any transaction of its own queues it here
+(``request_write_queue``); the middleware then writes the queue and the log
+row as one list of statements, which PostgreSQL runs as one implicit
+transaction: all or none.
 
 Nothing is lost and nothing is answered unrecorded: the answer leaves only
 after the write, and when the write fails the middleware answers 503
@@ -31,6 +32,9 @@ class _Queue(list):
         super().__init__()
         # The transactions already open when the request began (a test's own).
         self.depth = len(connection.atomic_blocks)
+        # Only a view that commits nothing of its own opens it: a 503 after
+        # another change had committed would tell a client "nothing was done".
+        self.open = False
 
 
 @contextmanager
@@ -43,12 +47,21 @@ def request_writes_collected():
         _collecting.reset(token)
 
 
+def request_writes_defer():
+    """Let this request's rows wait for its final write. Called by a view
+    whose only writes are such rows (premise authentication), so that the
+    503 a failed final write answers is true: nothing was done."""
+    queue = _collecting.get()
+    if queue is not None:
+        queue.open = True
+
+
 def request_write_queue(insert: PreparedInsert, values: dict) -> bool:
     """Queue one row for the request's final write. ``False`` (the caller
-    writes it now) outside an API request or inside a transaction the
-    request opened."""
+    writes it now) outside an API request whose view deferred its writes, or
+    inside a transaction the request opened."""
     queue = _collecting.get()
-    if queue is None or len(connection.atomic_blocks) != queue.depth:
+    if queue is None or not queue.open or len(connection.atomic_blocks) != queue.depth:
         return False
     queue.append((insert, values))
     return True

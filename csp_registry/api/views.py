@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from premises.models import Premise, RetailElectricProvider
 from premises.services import premise_authenticate
 from smt_portal.client_ip import client_ip
+from smt_portal.request_writes import request_writes_defer
 
 from .base import CspApiView
 from .fields import CertificateNumberField, EsiIdField, MeterNumberField
@@ -78,6 +79,8 @@ class PremiseAuthenticationView(CspApiView):
         facts = self.PremiseAuthenticationInput(data=request.data)
         facts.is_valid(raise_exception=True)
         premise_checks_consume(request, count=1)
+        # The attempt is this request's only write: it goes with the request log.
+        request_writes_defer()
         result = premise_authenticate(
             **facts.validated_data, csp=request.csp, ip=client_ip(request), now=timezone.now(),
             sandbox=request.auth.sandbox,

@@ -6,10 +6,15 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from affirmations.models import Agreement
 from csp_registry.models import ApiRequestLog, IdempotencyKey
 from monitoring.models import PremiseAuthenticationAttempt
 from smt_portal.prepared_sql import PreparedInsert
-from smt_portal.request_writes import request_write_queue, request_writes_collected
+from smt_portal.request_writes import (
+    request_write_queue,
+    request_writes_collected,
+    request_writes_defer,
+)
 from tests.factories import make_premise, make_rep
 from tests.personas import api_client_for, make_csp
 
@@ -109,8 +114,25 @@ def test_with_an_idempotency_key_the_attempt_is_written_in_the_keys_transaction(
 def test_a_row_owed_inside_a_transaction_the_request_opened_is_not_queued():
     insert = PreparedInsert(ApiRequestLog)
     with request_writes_collected() as queued:
+        assert request_write_queue(insert, {}) is False  # the view did not defer
+        request_writes_defer()
         with transaction.atomic():
             assert request_write_queue(insert, {}) is False
         assert request_write_queue(insert, {}) is True
     assert len(queued) == 1
     assert request_write_queue(insert, {}) is False  # no request collects any more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_agreement_request_writes_its_attempt_before_it_commits_anything_else(
+    attempts_refused,
+):
+    # Creating an agreement commits other rows: its attempt is not left for the
+    # final write, whose failure would answer 503 for an agreement that exists.
+    make_rep("10004")
+    client = api_client_for(make_csp())
+    premise = make_premise()
+    body = {"premises": [_facts(premise)], "customer_email": "c@example.com", "term_months": 12}
+    response = client.post("/api/v1/agreements/", body, format="json")
+    assert response.status_code in (500, 503)
+    assert not Agreement.objects.exists()
