@@ -4,6 +4,7 @@
 import uuid
 
 import pytest
+import redis.connection
 from celery import current_app
 
 pytest_plugins = ["tests.personas", "tests.shifted_clock"]
@@ -43,3 +44,18 @@ def _isolated_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts what is sent to Redis: one send per round trip (a pipeline or a
+    script is one send; every plain command is one)."""
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(connection, command, check_health=True):
+        sent.append(command)
+        return send(connection, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent

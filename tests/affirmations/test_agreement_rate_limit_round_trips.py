@@ -4,7 +4,6 @@ budget's, in one round trip to Redis (issue 16, H35), refusing as before."""
 import os
 
 import pytest
-import redis.connection
 from django.core.cache import cache
 
 from affirmations.models import Agreement
@@ -26,20 +25,6 @@ def _clean_counters():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """What is sent to Redis: one send per round trip (a script is one send)."""
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(connection, command, check_health=True):
-        sent.append(command)
-        return send(connection, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sent
 
 
 def _body():

@@ -5,7 +5,6 @@ premise-check budget's INCRBY, as one Lua script, refusing exactly as before."""
 import os
 
 import pytest
-import redis.connection
 import time_machine
 from django.core.cache import cache
 from django.test import override_settings
@@ -38,21 +37,6 @@ def _frozen_clock():
 @pytest.fixture(autouse=True)
 def _reps(db):
     make_rep("10004")
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Counts what is sent to Redis: one send per round trip (a pipeline or a
-    script is one send; every plain command is one)."""
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(connection, command, check_health=True):
-        sent.append(command)
-        return send(connection, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sent
 
 
 def _facts(premise, meter="WRONG1"):
