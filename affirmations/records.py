@@ -16,6 +16,8 @@ from typing import NamedTuple
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
+from smt_portal.prepared_sql import planned_once_cursor
+
 from .models import Record, RecordChainHead
 
 GENESIS_HASH = "0" * 64
@@ -189,6 +191,11 @@ def records_append_many(*, entries, actor, now):
     # for rollback, and the caller's change and its records commit together or
     # not at all. Called outside a transaction, this opens one as before.
     with transaction.atomic(savepoint=False):
+        if not large and len(by_chain) == 1 and connection.vendor == "postgresql":
+            # Every request's case (an agreement's records on its CSP's chain):
+            # the head is locked, moved and the rows written by one statement.
+            [(chain, chain_entries)] = by_chain.items()
+            return _append_one_chain(chain, chain_entries, actor, ip, user_agent, now)
         heads = _locked_heads(sorted(by_chain))
         if large:
             rows, moves = _hashed_values(by_chain, heads, actor, ip, user_agent, now)
@@ -241,6 +248,141 @@ def _records(by_chain, heads, actor, ip, user_agent, now):
             rows.append(row)
         moves.append((head.pk, previous, seq))
     return rows, moves
+
+
+class _OneChainAppend:
+    """The statement appending ``count`` records to one chain on PostgreSQL, in
+    one round trip: the chain's head is locked (``FOR UPDATE``, as
+    ``_locked_heads``), each row hashed by the database from its canonical
+    JSON (``_Canonical``'s text, cut around the two holes only the head
+    fills: the previous hash and the seq), the head moved past them and the
+    rows inserted. Built once per count, prepared per connection.
+
+    In READ COMMITTED a head that a concurrent writer moved and committed
+    while this statement waited for its lock is read at its new version (the
+    lock's re-check), and the head's UPDATE, joined to it, writes that
+    version: the chain stays one line. No head row yet: nothing is written
+    and no row is returned (the caller creates the head and runs it again)."""
+
+    _built = {}
+
+    @classmethod
+    def of(cls, count):
+        statement = cls._built.get(count)
+        if statement is None:
+            statement = cls._built[count] = cls(count)
+        return statement
+
+    def __init__(self, count):
+        quote = connection.ops.quote_name
+        heads, table = quote(RecordChainHead._meta.db_table), quote(Record._meta.db_table)
+        steps = [
+            f"h AS MATERIALIZED (SELECT id, last_hash, last_seq FROM {heads}"  # noqa: S608
+            " WHERE chain = %s FOR UPDATE)"
+        ]
+        selects = []
+        previous = "h"
+        for number in range(1, count + 1):
+            last_hash = "last_hash" if previous == "h" else "hash"
+            last_seq = "last_seq" if previous == "h" else "seq"
+            steps.append(
+                f"r{number} AS MATERIALIZED (SELECT p.{last_hash}::text AS previous_hash,"  # noqa: S608
+                f" p.{last_seq} + 1 AS seq, encode(sha256(convert_to(%s::text || p.{last_hash}"
+                f" || %s::text || (p.{last_seq} + 1)::text || %s::text, 'UTF8')), 'hex') AS hash"
+                f" FROM {previous} p)"
+            )
+            selects.append(
+                "SELECT %s::timestamptz, %s::text, %s::bigint, %s::bigint, %s::text, %s::text,"  # noqa: S608
+                " %s::inet, %s::text, %s::jsonb, r.previous_hash, r.hash, %s::smallint, r.seq,"
+                f" 2 FROM r{number} r"
+            )
+            previous = f"r{number}"
+        steps.append(
+            f"moved AS (UPDATE {heads} t SET last_hash = r.hash, last_seq = r.seq"  # noqa: S608
+            f" FROM h, {previous} r WHERE t.id = h.id)"
+        )
+        self.sql = (
+            f"WITH {', '.join(steps)} INSERT INTO {table} ({', '.join(_COLUMNS)})"  # noqa: S608
+            f" {' UNION ALL '.join(selects)} RETURNING id, previous_hash, hash, seq"
+        )
+
+
+def _append_one_chain(chain, chain_entries, actor, ip, user_agent, now):
+    """A small append to one chain (PostgreSQL): ``_OneChainAppend``. Returns
+    ``Record``s with their ids, in the order of the entries."""
+    templates = {}
+    details_text = _DetailsTexts()
+    actor_type, label = actor.type, actor.label
+    parts, columns, details = [], [], []
+    for _, entry in chain_entries:
+        event = entry.event
+        template = templates.get(event)
+        if template is None:
+            template = templates[event] = _Canonical(
+                event=event, actor_type=actor_type, actor=label, ip=ip,
+                user_agent=user_agent, now=now,
+            ).template  # fmt: skip
+        text = details_text(entry.details)
+        # Canonical JSON is ASCII (``ensure_ascii``): a NUL or \x01 never
+        # occurs in it, so they mark the holes the database fills.
+        canonical = template % (
+            _scalar(entry.agreement_id),
+            chain,
+            _scalar(entry.csp_id),
+            text,
+            "\x00",
+            "\x01",
+        )
+        before, rest = canonical.split("\x00")
+        middle, after = rest.split("\x01")
+        parts += [before, middle, after]
+        columns += [now, event, entry.agreement_id, entry.csp_id, actor_type, label, ip,
+                    user_agent, text, chain]  # fmt: skip
+        details.append(text)
+    statement = _OneChainAppend.of(len(chain_entries))
+    params = [chain, *parts, *columns]
+    written = _run_append(statement.sql, params)
+    if not written:  # the chain's first record: its head does not exist yet
+        RecordChainHead.objects.bulk_create(
+            [RecordChainHead(chain=chain, last_seq=0, last_hash=GENESIS_HASH)],
+            ignore_conflicts=True,
+        )
+        written = _run_append(statement.sql, params)
+    written.sort(key=lambda row: row[3])
+    if len(written) != len(chain_entries):
+        raise RuntimeError(f"chain {chain}: {len(written)} of {len(chain_entries)} rows written")
+    rows = []
+    alias = connection.alias
+    for (_, entry), text, (pk, previous, digest, seq) in zip(
+        chain_entries, details, written, strict=True
+    ):
+        row = Record(
+            pk=pk,
+            created_at=now,
+            event=entry.event,
+            agreement_id=entry.agreement_id,
+            csp_id=entry.csp_id,
+            actor_type=actor_type,
+            actor=label,
+            ip=ip,
+            user_agent=user_agent,
+            details=json.loads(text),
+            previous_hash=previous,
+            hash=digest,
+            chain=chain,
+            seq=seq,
+            hash_version=2,
+        )
+        row._state.adding = False
+        row._state.db = alias
+        rows.append(row)
+    return rows
+
+
+def _run_append(sql, params):
+    with planned_once_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _hashed_values(by_chain, heads, actor, ip, user_agent, now):

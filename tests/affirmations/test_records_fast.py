@@ -8,17 +8,20 @@ and ``records_verify`` to saying intact afterwards, and naming tampering.
 """
 
 import json
+import threading
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from affirmations import records as records_module
-from affirmations.models import Record, RecordEvent
+from affirmations.models import Record, RecordChainHead, RecordEvent
 from affirmations.records import (
     COPY_THRESHOLD,
+    GENESIS_HASH,
     Entry,
     record_append,
     record_canonical,
@@ -189,3 +192,119 @@ def test_a_large_append_builds_no_record_per_row_and_plains_no_details_per_row(
     last = rows[-1]
     assert len(built) == 1
     assert last.seq == Record.objects.filter(chain=last.chain).count()
+
+
+# --- A small append to one chain: head locked and moved, rows hashed and written at once (H36)
+
+
+def test_a_small_appends_rows_hash_the_bytes_record_hash_hashes_for_varied_entries(active_csp):
+    agreement = request_agreement(active_csp, residential())
+    # One chain (the database hashes them on PostgreSQL), below the large path.
+    entries = _entries(30, agreement, [active_csp.pk])
+
+    rows = records_append_many(entries=entries, actor=ACTOR, now=NOW)
+
+    stored = {r.pk: r for r in Record.objects.filter(chain=record_chain_of(active_csp.pk))}
+    assert [r.seq for r in rows] == list(range(3, 33))  # after the request's two
+    for entry, row in zip(entries, rows, strict=True):
+        expected = _as_record_hash_sees_it(entry, row)
+        assert row.hash == record_hash(expected), (entry, record_canonical(expected))
+        assert row.details == expected.details
+        as_read = stored[row.pk]
+        assert as_read.hash == row.hash == record_hash(as_read)
+        assert (as_read.seq, as_read.previous_hash) == (row.seq, row.previous_hash)
+        assert (as_read.ip, as_read.user_agent) == ("2001:db8::1", AGENT)
+        assert as_read.event == entry.event
+    assert [r.previous_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    check = records_verify()
+    assert check.intact, check.problem
+
+
+@on_postgresql
+def test_a_small_append_to_one_chain_locks_moves_its_head_and_inserts_in_one_statement(
+    active_csp, other_csp
+):
+    # The first record of a chain whose head does not exist yet, then the next.
+    RecordChainHead.objects.filter(chain=record_chain_of(other_csp.pk)).delete()
+    with CaptureQueriesContext(connection) as first:
+        one = record_append(event=RecordEvent.OTHER, actor=ACTOR, now=NOW, csp=other_csp)
+    with CaptureQueriesContext(connection) as queries:
+        two, three = records_append_many(
+            entries=[Entry(RecordEvent.OTHER, None, other_csp.pk, {"n": n}) for n in (2, 3)],
+            actor=ACTOR,
+            now=NOW,
+        )
+
+    [statement] = [q["sql"] for q in queries.captured_queries]
+    assert "FOR UPDATE" in statement and 'INSERT INTO "affirmations_record"' in statement
+    assert len(first.captured_queries) == 3  # nothing written, the head created, again
+    assert (one.seq, two.seq, three.seq) == (1, 2, 3)
+    assert (one.previous_hash, two.previous_hash, three.previous_hash) == (
+        GENESIS_HASH, one.hash, two.hash,
+    )  # fmt: skip
+    head = RecordChainHead.objects.get(chain=record_chain_of(other_csp.pk))
+    assert (head.last_seq, head.last_hash) == (3, three.hash)
+    assert records_verify().intact
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_waiting_for_its_chains_head_continues_from_the_row_the_holder_committed(
+    active_csp,
+):
+    holding, release = threading.Event(), threading.Event()
+    held, waited = [], []
+
+    def hold_the_chain():
+        try:
+            with transaction.atomic():
+                held.append(record_append(event=RecordEvent.OTHER, actor=ACTOR, now=NOW,
+                                          csp=active_csp))  # fmt: skip
+                holding.set()
+                release.wait(10)
+        finally:
+            connections["default"].close()
+
+    def wait_for_it():
+        try:
+            waited.extend(
+                records_append_many(
+                    entries=[
+                        Entry(RecordEvent.OTHER, None, active_csp.pk, {"n": n}) for n in (1, 2)
+                    ],
+                    actor=ACTOR,
+                    now=NOW,
+                )  # fmt: skip
+            )
+        finally:
+            connections["default"].close()
+
+    holder = threading.Thread(target=hold_the_chain)
+    holder.start()
+    assert holding.wait(10)
+    waiter = threading.Thread(target=wait_for_it)
+    try:
+        waiter.start()
+        # The waiter's statement has begun (its snapshot taken) and waits for the head.
+        while not _a_lock_is_awaited():
+            assert waiter.is_alive()
+    finally:
+        release.set()
+        holder.join()
+        waiter.join()
+    [first] = held
+    assert [r.seq for r in waited] == [first.seq + 1, first.seq + 2]
+    assert waited[0].previous_hash == first.hash
+    chain = list(Record.objects.filter(chain=first.chain).order_by("seq"))
+    assert [r.seq for r in chain] == list(range(1, len(chain) + 1))
+    check = records_verify()
+    assert check.intact, check.problem
+
+
+def _a_lock_is_awaited():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0
