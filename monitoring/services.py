@@ -563,9 +563,27 @@ def _not_ready_reason(directive):
 def spam_cooldown_guard(*, csp, premises, now):
     """A request guard (``affirmations.services.request_guards_subscribe``): refuse
     a request for premises whose earlier request by this CSP was reported as spam."""
-    blocked = set(spam_cooldown_blocks(csp=csp, premise_ids=[p.pk for p in premises], now=now))
+    _spam_cooldown_refuse(
+        spam_cooldown_blocks(csp=csp, premise_ids=[p.pk for p in premises], now=now),
+        premises=premises,
+    )
+
+
+def _spam_cooldown_lock_fragment(*, csp, premises, now):
+    # The guard's check as a column of the provider's lock statement
+    # (PostgreSQL): the blocked premises' ids as an array, no round trip of its own.
+    sql, params = _spam_cooldown_sql(csp=csp, premise_ids=[p.pk for p in premises], now=now)
+    return f"ARRAY({sql})", params
+
+
+def _spam_cooldown_refuse(blocked, *, premises):
+    blocked = set(blocked)
     if blocked:
         raise CooldownActive(sorted(p.esi_id for p in premises if p.pk in blocked))
+
+
+spam_cooldown_guard.lock_fragment = _spam_cooldown_lock_fragment
+spam_cooldown_guard.lock_refuse = _spam_cooldown_refuse
 
 
 def spam_cooldown_blocks(*, csp, premise_ids, now):
@@ -589,6 +607,12 @@ def spam_cooldown_blocks(*, csp, premise_ids, now):
 
 
 def _spam_cooldown_blocks_one_statement(*, csp, premise_ids, now):
+    with connection.cursor() as cursor:
+        cursor.execute(*_spam_cooldown_sql(csp=csp, premise_ids=premise_ids, now=now))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _spam_cooldown_sql(*, csp, premise_ids, now):
     # The staff-set cooldown is read in the same statement (a request guard runs
     # on every agreement request: one round trip, not two). No settings row yet
     # counts as the field's default; 0 days blocks nothing; a day is 24 hours,
@@ -596,18 +620,16 @@ def _spam_cooldown_blocks_one_statement(*, csp, premise_ids, now):
     default = MonitoringSettings._meta.get_field("spam_cooldown_days").default
     opened = AgreementPremise._meta.db_table
     agreements = AgreementPremise._meta.get_field("agreement").related_model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT o.premise_id FROM (SELECT COALESCE((SELECT m.spam_cooldown_days"  # noqa: S608
-            f" FROM {MonitoringSettings._meta.db_table} m WHERE m.id = 1), %s) AS days) s"
-            f" JOIN {agreements} a ON s.days > 0 AND a.status = %s"
-            " AND a.decided_at >= %s - s.days * interval '24 hours'"
-            f" JOIN {opened} o ON o.agreement_id = a.id AND o.csp_id = %s"
-            " AND o.premise_id = ANY(%s)"
-            " ORDER BY 1",
-            [default, AgreementStatus.REPORTED_SPAM, now, csp.pk, list(premise_ids)],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    sql = (
+        f"SELECT DISTINCT o.premise_id FROM (SELECT COALESCE((SELECT m.spam_cooldown_days"  # noqa: S608
+        f" FROM {MonitoringSettings._meta.db_table} m WHERE m.id = 1), %s) AS days) s"
+        f" JOIN {agreements} a ON s.days > 0 AND a.status = %s"
+        " AND a.decided_at >= %s - s.days * interval '24 hours'"
+        f" JOIN {opened} o ON o.agreement_id = a.id AND o.csp_id = %s"
+        " AND o.premise_id = ANY(%s)"
+        " ORDER BY 1"
+    )
+    return sql, [default, AgreementStatus.REPORTED_SPAM, now, csp.pk, list(premise_ids)]
 
 
 # --- Premise authentication attempts (R18) --------------------------------------------------

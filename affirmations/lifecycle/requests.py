@@ -90,8 +90,13 @@ def agreement_request(
     placeholder, token_hash = link_token_new()
     try:
         with transaction.atomic():
-            locked = _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises)
-            _run_request_guards(csp=csp, premises=checked.premises, now=now)
+            locked = _lock_csp_and_refuse_duplicates(csp=csp, premises=checked.premises, now=now)
+            _run_request_guards(
+                csp=csp,
+                premises=checked.premises,
+                now=now,
+                answers=None if locked is None else locked.guard_answers,
+            )
             agreement, email = _agreement_create(
                 csp=csp,
                 checked=checked,
@@ -178,14 +183,17 @@ class _Locked:
 
     agreement_id: int  # reserved for the new agreement
     renewal_window_days: int | None  # the term policy's (None: no policy row yet)
+    guard_answers: dict  # guard -> what its ``lock_fragment`` read
 
 
-def _lock_csp_and_refuse_duplicates(*, csp, premises):
+def _lock_csp_and_refuse_duplicates(*, csp, premises, now):
     """``lock_active_csp`` and ``_refuse_duplicates`` in one round trip on PostgreSQL,
     which also reserves the new agreement's id (so that its rows can all be
-    written by one statement that knows it) and reads the term policy's renewal
+    written by one statement that knows it), reads the term policy's renewal
     window and the staff's holidays (kept as this web request's calendar for
-    the deadline computed next): returns a ``_Locked``, None elsewhere.
+    the deadline computed next) and the request guards' fragments (their
+    answers checked after the duplicates, by ``_run_request_guards``):
+    returns a ``_Locked``, None elsewhere.
 
     The open premises are read in the locking statement; one that a concurrent
     request commits after it is still refused by the partial unique index.
@@ -196,15 +204,24 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises):
         return None
     table, opened = csp._meta.db_table, AgreementPremise._meta.db_table
     agreements, policy = Agreement._meta.db_table, TermPolicy._meta.db_table
+    params = [[premise.pk for premise in premises]]
+    fragments, fragment_guards = [], []
+    for guard in _request_guards:
+        lock_fragment = getattr(guard, "lock_fragment", None)
+        if lock_fragment is not None:
+            sql, guard_params = lock_fragment(csp=csp, premises=premises, now=now)
+            fragments.append(f", ({sql})")
+            params += guard_params
+            fragment_guards.append(guard)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT c.status, ARRAY(SELECT o.esi_id FROM {opened} o"  # noqa: S608
             " WHERE o.csp_id = c.id AND o.is_open AND o.premise_id = ANY(%s)),"
             f" nextval(pg_get_serial_sequence('{agreements}', 'id')),"
             f" (SELECT t.renewal_window_days FROM {policy} t WHERE t.id = 1),"
-            f" ARRAY(SELECT h.day FROM {Holiday._meta.db_table} h)"
+            f" ARRAY(SELECT h.day FROM {Holiday._meta.db_table} h){''.join(fragments)}"
             f" FROM {table} c WHERE c.id = %s FOR SHARE OF c",
-            [[premise.pk for premise in premises], csp.pk],
+            [*params, csp.pk],
         )
         row = cursor.fetchone()
     if row is None or row[0] != CspStatus.ACTIVE:
@@ -212,7 +229,11 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises):
     if row[1]:
         raise DuplicateAgreement(sorted(row[1]))
     holidays_prime(frozenset(row[4]))
-    return _Locked(agreement_id=row[2], renewal_window_days=row[3])
+    return _Locked(
+        agreement_id=row[2],
+        renewal_window_days=row[3],
+        guard_answers=dict(zip(fragment_guards, row[5:], strict=True)),
+    )
 
 
 def _refuse_duplicates(*, csp, premises):
@@ -232,14 +253,24 @@ _request_guards = []
 
 
 def request_guards_subscribe(guard) -> None:
-    """Run ``guard(csp=, premises=, now=)`` before every request is created."""
+    """Run ``guard(csp=, premises=, now=)`` before every request is created.
+
+    On PostgreSQL a guard whose check is one read may save its round trip: it
+    then also has ``guard.lock_fragment(csp=, premises=, now=)``, returning
+    ``(sql, params)`` of one scalar subquery read in the provider's lock
+    statement (same transaction, same order: after the duplicate check), and
+    ``guard.lock_refuse(value, premises=)``, which raises as the guard would
+    from what that subquery read."""
     if guard not in _request_guards:
         _request_guards.append(guard)
 
 
-def _run_request_guards(*, csp, premises, now):
+def _run_request_guards(*, csp, premises, now, answers=None):
     for guard in _request_guards:
-        guard(csp=csp, premises=premises, now=now)
+        if answers is not None and guard in answers:
+            guard.lock_refuse(answers[guard], premises=premises)
+        else:
+            guard(csp=csp, premises=premises, now=now)
 
 
 def _agreement_create(
