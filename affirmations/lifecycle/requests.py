@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import Field
 
 from csp_registry.models import CspStatus
 from outbox.services import email_queued
@@ -13,6 +14,7 @@ from smt_portal.calendar import (
     affirmation_deadline,
     configured_holidays,
 )
+from smt_portal.prepared_sql import planned_once_cursor
 
 from .. import emails
 from ..holidays import holidays_prime
@@ -341,6 +343,8 @@ def rows_insert(rows):
     Every concrete field is written as the ORM's INSERT would write it
     (``pre_save``, ``get_db_prep_save``); no signals are sent, as with
     ``bulk_create``. Rows of one model either all carry their id or none does.
+    On PostgreSQL the statement (one text per model and row count) is
+    prepared per connection and its values sent apart from it.
     """
     groups = {}
     for row in rows:
@@ -349,30 +353,23 @@ def rows_insert(rows):
         for model, group in groups.items():
             model.objects.bulk_create(group)
         return
-    quote = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
     parts, reads, params = [], [], []
     for number, (model, group) in enumerate(groups.items()):
-        pk = model._meta.pk
         given = group[0].pk is not None
-        fields = [f for f in model._meta.concrete_fields if given or f is not pk]
-        values = []
+        plan = _InsertPlan.of(model, given)
         for row in group:
             if (row.pk is not None) != given:
                 raise ValueError(f"{model.__name__} rows either all carry their id or none does")
-            for field in fields:
-                value = field.pre_save(row, True)
+            for field, plain, prep in plan.preps:
+                value = getattr(row, field.attname) if plain else field.pre_save(row, True)
                 if hasattr(value, "resolve_expression"):
                     raise ValueError(f"{model.__name__}.{field.name}: an expression, not a value")
-                params.append(field.get_db_prep_save(value, connection=connection))
-            values.append(f"({', '.join(['%s'] * len(fields))})")
-        columns = ", ".join(quote(field.column) for field in fields)
-        parts.append(
-            f"i{number} AS (INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608
-            f" VALUES {', '.join(values)} RETURNING {quote(pk.column)})"
-        )
+                params.append(prep(value, connection=db))
+        parts.append(plan.part(number, len(group)))
         # Ids come from the sequence in the VALUES' order.
-        reads.append(f"ARRAY(SELECT {quote(pk.column)} FROM i{number} ORDER BY 1)")  # noqa: S608
-    with connection.cursor() as cursor:
+        reads.append(f"ARRAY(SELECT {plan.pk} FROM i{number} ORDER BY 1)")  # noqa: S608
+    with planned_once_cursor() as cursor:
         cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(reads)}", params)
         ids = cursor.fetchone()
     for (model, group), written in zip(groups.items(), ids, strict=True):
@@ -381,7 +378,38 @@ def rows_insert(rows):
         for row, pk in zip(group, written, strict=True):
             row.pk = pk
             row._state.adding = False
-            row._state.db = connection.alias
+            row._state.db = db.alias
+
+
+class _InsertPlan:
+    """``rows_insert``'s part for one model: its columns (the id's too when the
+    rows carry it) and how each value is prepared, built once per process."""
+
+    _built = {}
+
+    @classmethod
+    def of(cls, model, given):
+        plan = cls._built.get((model, given))
+        if plan is None:
+            plan = cls._built[(model, given)] = cls(model, given)
+        return plan
+
+    def __init__(self, model, given):
+        quote = connection.ops.quote_name
+        pk = model._meta.pk
+        fields = [f for f in model._meta.concrete_fields if given or f is not pk]
+        # ``Field.pre_save`` itself only reads the attribute: read it directly.
+        self.preps = [(f, type(f).pre_save is Field.pre_save, f.get_db_prep_save) for f in fields]
+        self.pk = quote(pk.column)
+        self.table = quote(model._meta.db_table)
+        self.columns = ", ".join(quote(f.column) for f in fields)
+        self.row = f"({', '.join(['%s'] * len(fields))})"
+
+    def part(self, number, count):
+        return (
+            f"i{number} AS (INSERT INTO {self.table} ({self.columns})"  # noqa: S608
+            f" VALUES {', '.join([self.row] * count)} RETURNING {self.pk})"
+        )
 
 
 def _record_request(*, agreement, email, actor, now):

@@ -189,3 +189,22 @@ def test_with_no_settings_row_the_cooldown_is_its_default_of_90_days(active_csp)
     with pytest.raises(CooldownActive):
         request_agreement(active_csp, home, now=NOW + timedelta(days=89))
     assert request_agreement(active_csp, home, now=NOW + timedelta(days=91)).pk
+
+
+@postgresql_only
+def test_the_requests_rows_and_its_records_are_statements_planned_once_per_connection(
+    active_csp,
+):
+    for _ in range(3):
+        request_agreement(active_csp, residential())
+    request_agreement(active_csp, residential(), large_commercial())
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    rows = [sql for sql in prepared if sql.startswith('WITH i0 AS (INSERT INTO "affirmations_agr')]
+    records = [sql for sql in prepared if "affirmations_recordchainhead" in sql]
+    # One text per number of premises (1 and 2 here; earlier tests on this
+    # connection may have prepared others), one for the record's two rows.
+    assert len(rows) >= 2 and len(rows) == len(set(rows)), prepared
+    assert any('INSERT INTO "affirmations_record"' in sql for sql in records), prepared
