@@ -215,7 +215,7 @@ def _lock_csp_and_refuse_duplicates(*, csp, premises, now):
             fragments.append(f", ({sql})")
             params += guard_params
             fragment_guards.append(guard)
-    with connection.cursor() as cursor:
+    with planned_once_cursor() as cursor:
         cursor.execute(
             f"SELECT c.status, ARRAY(SELECT o.esi_id FROM {opened} o"  # noqa: S608
             " WHERE o.csp_id = c.id AND o.is_open AND o.premise_id = ANY(%s)),"
