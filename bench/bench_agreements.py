@@ -360,6 +360,7 @@ def _profile(args, keys, groups):
     print("  the portal's statements (per request: count, ms; BEGIN and COMMIT not seen here):")
     for kind, (count, total) in sorted(statements.items(), key=lambda item: -item[1][1]):
         print(f"    {count / n:4.1f} {total / n * 1000:6.2f}  {kind}")
+    _wall_clock_by_stage(n, lambda: post(API))
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(n):
@@ -379,6 +380,55 @@ def _profile(args, keys, groups):
     stats.sort_stats("tottime").print_stats(25)
     if os.environ.get("BENCH_PROFILE_DUMP"):
         stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
+
+
+def _wall_clock_by_stage(n, post):
+    """N more creations with the module-level functions of ``STAGES`` timed by
+    ``perf_counter`` (no profiler: cProfile inflates call-heavy code such as
+    template rendering several times over). Cumulative ms per request."""
+    import functools
+    import importlib
+    import types
+
+    spent = {}
+    patched = []  # (owner, name, original)
+    for label, path, name in STAGES:
+        if "site-packages" in path or not path.endswith(".py"):
+            continue
+        try:
+            module = importlib.import_module(path[:-3].replace("/", "."))
+        except ImportError:
+            continue
+        original = getattr(module, name, None)
+        if not isinstance(original, types.FunctionType):
+            continue  # a method or absent in this tree: cProfile's table has it
+        spent[label] = 0.0
+
+        def timed(*args, _original=original, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.perf_counter() - started
+
+        functools.update_wrapper(timed, original)
+        # Every module that imported the function by name calls it through its own global.
+        for owner in list(sys.modules.values()):
+            if getattr(owner, name, None) is original:
+                patched.append((owner, name, original))
+                setattr(owner, name, timed)
+    try:
+        started = time.perf_counter()
+        for _ in range(n):
+            post()
+        elapsed = time.perf_counter() - started
+    finally:
+        for owner, name, original in reversed(patched):
+            setattr(owner, name, original)
+    print(f"\nwall clock by stage, {n} more portal creations (no profiler; ms per request):")
+    print(f"  {'the whole request':<52}{elapsed / n * 1000:7.2f}")
+    for label, total in spent.items():
+        print(f"  {label:<52}{total / n * 1000:7.2f}")
 
 
 if __name__ == "__main__":
