@@ -39,6 +39,9 @@ SERVER_ENVIRONMENT = {
     "SECURE_SSL_REDIRECT": "0",
     "BENCH_FLOOR_ENDPOINT": "1",
     "LOG_LEVEL": "ERROR",
+    # Each worker keeps its database connection for the whole run, so the CPU
+    # its PostgreSQL backend spends can be read per run (``_cpu``).
+    "CONN_MAX_AGE": "3600",
     "API_RATE_LIMIT_PER_IP": "100000000/m",
     "API_RATE_LIMIT_PER_CSP": "100000000/m",
     "API_PREMISE_AUTH_RATE_LIMIT_PER_IP": "100000000/m",
@@ -55,6 +58,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from lookup_prewarm import lookup_relations_prewarm  # noqa: E402
 
 from csp_registry.services import csp_create_approved, csp_rotate_keys  # noqa: E402
 from premises.models import Meter  # noqa: E402
@@ -74,8 +78,9 @@ def main():
         call_command("generate_premises", count=args.generate, no_progress=True, samples=0)
     facts = _facts(random.Random(args.seed), args.requests)
     key = _bench_key()
+    lookup_relations_prewarm()
     if args.profile:
-        _profile(args.profile, key, facts)
+        _profile(args.profile, key, facts, args.profile_out)
         return
     port = _free_port()
     server = _start_gunicorn(port)
@@ -89,8 +94,11 @@ def main():
                 args.concurrency,
                 [("GET", f"{FLOOR}?esi_id={f['esi_id']}", None) for f in facts],
                 None,
+                server.pid,
             )
-            api = _drive(port, args.concurrency, [("POST", AUTHENTICATE, f) for f in facts], key)
+            api = _drive(
+                port, args.concurrency, [("POST", AUTHENTICATE, f) for f in facts], key, server.pid
+            )
             print(f"-- round {round_} of {args.rounds}")
             _report(args, floor, api)
     finally:
@@ -111,6 +119,9 @@ def _parse_args():
         default=0,
         metavar="N",
         help="instead: N requests of each in process (full middleware), timed, then cProfiled",
+    )
+    parser.add_argument(
+        "--profile-out", metavar="PATH", help="with --profile: also save the cProfile (pstats) here"
     )
     return parser.parse_args()
 
@@ -200,8 +211,9 @@ def _request(conn, method, path, body, key):
     return response.status, response
 
 
-def _drive(port, concurrency, calls, key):
+def _drive(port, concurrency, calls, key, server_pid):
     local = threading.local()
+    cpu_before = _cpu(server_pid)
 
     def one(call):
         conn = getattr(local, "conn", None) or http.client.HTTPConnection(HOST, port, timeout=30)
@@ -215,6 +227,7 @@ def _drive(port, concurrency, calls, key):
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(one, calls))
     elapsed = time.perf_counter() - started
+    cpu_after = _cpu(server_pid)
     statuses = {status for status, _ in results}
     if statuses != {200}:
         sys.exit(f"unexpected statuses {statuses}")
@@ -223,7 +236,52 @@ def _drive(port, concurrency, calls, key):
         "rps": len(results) / elapsed,
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "cpu": {
+            part: (cpu_after[part] - cpu_before.get(part, 0.0)) / len(results) * 1000
+            for part in cpu_after
+        },
     }
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid):
+    """Seconds of CPU (user + system) a process has spent, 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _cpu(server_pid):
+    """CPU seconds so far of each part the requests use: the gunicorn workers,
+    their PostgreSQL backends, Redis, and this client. On 2 CPUs shared by all
+    of them, throughput follows the sum, so this says where a request's cost is."""
+    import resource
+
+    import redis
+
+    with open(f"/proc/{server_pid}/task/{server_pid}/children") as children:
+        workers = [int(pid) for pid in children.read().split()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+    parts = {
+        "workers": sum(_process_cpu(pid) for pid in workers),
+        "postgres": sum(_process_cpu(pid) for pid in backends),
+    }
+    if os.environ.get("REDIS_URL"):
+        info = redis.Redis.from_url(os.environ["REDIS_URL"]).info("cpu")
+        parts["redis"] = info["used_cpu_user"] + info["used_cpu_sys"]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    parts["client"] = usage.ru_utime + usage.ru_stime
+    return parts
 
 
 def _report(args, floor, api):
@@ -236,6 +294,11 @@ def _report(args, floor, api):
     print(f"{'endpoint':<36}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, figures in (("floor: GET /csp/bench-floor/", floor), (f"POST {AUTHENTICATE}", api)):
         print(f"{name:<36}{figures['rps']:>10.0f}{figures['p50']:>10.2f}{figures['p99']:>10.2f}")
+    print("CPU ms per request, by part (Redis: the whole server's):")
+    for name, figures in (("floor", floor), ("API", api)):
+        parts = figures["cpu"]
+        shown = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
+        print(f"  {name:<6}{sum(parts.values()):6.2f} = {shown}")
     print(
         f"ratio API/floor: throughput {api['rps'] / floor['rps']:.2f}x, "
         f"p50 {api['p50'] / floor['p50']:.2f}x, p99 {api['p99'] / floor['p99']:.2f}x"
@@ -259,7 +322,7 @@ STAGES = [
 ]  # fmt: skip
 
 
-def _profile(n, key, facts):
+def _profile(n, key, facts, out=None):
     """The floor and the portal in process through the test client (the whole
     middleware, DEBUG off), sequential: ms per request, the round trips each
     makes, then a cProfile of the portal by stage."""
@@ -316,6 +379,8 @@ def _profile(n, key, facts):
         portal()
     profiler.disable()
     stats = pstats.Stats(profiler)
+    if out:
+        stats.dump_stats(out)
     print(f"cProfile of {n} portal requests (it about doubles Python's share): ms per request")
     for label, path, name in STAGES:
         total = sum(

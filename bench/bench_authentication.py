@@ -36,6 +36,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from lookup_prewarm import lookup_relations_prewarm  # noqa: E402
 
 from premises.models import Meter, Premise, RetailElectricProvider  # noqa: E402
 from premises.services import premise_authenticate, premises_authenticate  # noqa: E402
@@ -54,7 +55,7 @@ def main():
     rng = random.Random(args.seed)
     cases = _cases(rng, args.lookups)
     print(f"{connection.vendor}: {total:,} premises; {len(cases):,} lookups")
-    _prewarm()
+    lookup_relations_prewarm()
     for round_ in range(1, args.rounds + 1):
         # The first round also warms what the prewarm could not (the cases' own
         # pages, the connection's prepared statements); the last is the figure.
@@ -141,38 +142,6 @@ def _time_single(cases):
 # What a lookup reads. In production they stay in memory (about 2 GiB at
 # 7,000,000 premises); a freshly generated database has them on disk.
 # (the primary key: the attempt's foreign key is checked against it).
-_LOOKUP_RELATIONS = [
-    "premises_premise", "premises_premise_esi_id_key", "premises_premise_pkey", "premises_meter",
-]  # fmt: skip
-
-
-def _prewarm():
-    """Read the lookup's tables and indexes into shared buffers (pg_prewarm), if
-    the extension can be had; both floor and portal profit alike."""
-    if connection.vendor != "postgresql":
-        return
-    from django.db import DatabaseError
-
-    relations = (
-        _LOOKUP_RELATIONS
-        + [index.name for index in Meter._meta.indexes]
-        + [f"{Meter._meta.db_table}_premise_id_%"]
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-            cursor.execute(
-                "SELECT c.relname, pg_prewarm(c.oid::regclass, 'buffer') FROM pg_class c"
-                " WHERE c.relname = ANY(%s) OR c.relname LIKE %s",
-                [relations[:-1], relations[-1]],
-            )
-            warmed = cursor.fetchall()
-    except DatabaseError as exc:
-        print(f"prewarm skipped ({exc.__class__.__name__}): the first round reads from disk")
-        return
-    print("prewarmed (pages): " + ", ".join(f"{name} {pages:,}" for name, pages in warmed))
-
-
 def _time_floor(cases):
     """The floor, in the same run: one indexed SELECT of the premise by ESI ID
     and one single-row INSERT of the attempt naming the premise found (its

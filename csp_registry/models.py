@@ -6,6 +6,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .key_cache import api_keys_changed
 
 
 class CspStatus(models.TextChoices):
@@ -152,6 +156,29 @@ class IpRangesField(models.TextField):
         return value
 
 
+class KeysChangingQuerySet(models.QuerySet):
+    """CSPs and API keys: every write through a queryset (an ``update``, bulk
+    writes) draws a new API-key generation, as saving or deleting one does
+    (``_keys_changed``), so that no process goes on using a key as it was
+    (``key_cache``). A key's ``last_used_at`` alone changes nothing it is judged by."""
+
+    def update(self, **kwargs):
+        updated = super().update(**kwargs)
+        if updated and set(kwargs) != {"last_used_at"}:
+            api_keys_changed()
+        return updated
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        api_keys_changed()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        api_keys_changed()
+        return updated
+
+
 class Csp(models.Model):
     """A Competitive Service Provider registered with the portal (R1)."""
 
@@ -194,6 +221,8 @@ class Csp(models.Model):
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = KeysChangingQuerySet.as_manager()
 
     class Meta:
         verbose_name = "CSP"
@@ -282,6 +311,8 @@ class ApiKey(models.Model):
     # premises and sandbox agreements; a live key never sees them.
     sandbox = models.BooleanField(default=False, db_default=False)
 
+    objects = KeysChangingQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
@@ -298,6 +329,16 @@ class ApiKey(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or now < self.expires_at
+
+
+@receiver(post_save, sender=Csp)
+@receiver(post_save, sender=ApiKey)
+@receiver(post_delete, sender=Csp)
+@receiver(post_delete, sender=ApiKey)
+def _keys_changed(sender, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) == {"last_used_at"}:
+        return
+    api_keys_changed()
 
 
 class ApiRequestLog(models.Model):

@@ -297,7 +297,21 @@ def api_key_authenticate(*, full_key, now, record_use=True):
     prefix = split_key(full_key)
     if prefix is None:
         return None
-    api_key = _api_key_with_csp(prefix)
+    api_key = api_key_judge(api_key=api_key_read(prefix), full_key=full_key, now=now)
+    if api_key is not None and record_use:
+        api_key_record_use(api_key=api_key, now=now)
+    return api_key
+
+
+def api_key_read(prefix):
+    """The key with this prefix and its CSP, read in one prepared statement, or
+    ``None``; not yet judged (``api_key_judge``)."""
+    return _api_key_with_csp(prefix)
+
+
+def api_key_judge(*, api_key, full_key, now):
+    """``api_key`` (as read for ``full_key``'s prefix, or ``None``) if
+    ``full_key`` is it and it may be used at ``now``, else ``None``."""
     if api_key is None or not key_matches(full_key, api_key.hashed_key):
         return None
     if not api_key.usable_at(now):
@@ -305,8 +319,6 @@ def api_key_authenticate(*, full_key, now, record_use=True):
         # the contract's 403 csp_not_active; revocation is final, so the key
         # never opens anything again.
         return api_key if api_key.csp.status == CspStatus.REVOKED else None
-    if record_use:
-        api_key_record_use(api_key=api_key, now=now)
     return api_key
 
 

@@ -485,6 +485,10 @@ _check_rate("REPORT_RATE_LIMIT", REPORT_RATE_LIMIT)
 _check_rate("CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT", CUSTOMER_PREMISE_CHECKS_PER_ACCOUNT)
 _check_rate("CUSTOMER_PREMISE_CHECKS_PER_IP", CUSTOMER_PREMISE_CHECKS_PER_IP)
 RATELIMIT_USE_CACHE = "default"
+# Each process holds the API keys it has read, checked on every request against
+# a generation on Redis (csp_registry/key_cache.py); past this age a held key is
+# read again regardless. 0: read every request's key from the database.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 30, minimum=0)
 # Idempotency-Key rows are kept at least this long (purged hourly after).
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 # A bare endpoint at /csp/bench-floor/ for bench/bench_api.py; never in production.

@@ -12,13 +12,13 @@ A subclass that defines ``post`` without ``@idempotent`` fails at import.
 """
 
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from csp_registry.services import api_key_record_use
 
 from .authentication import CspKeyAuthentication
-from .errors import ApiError
 from .parsers import LimitedJSONParser, body_size_check
 from .permissions import FromRegisteredIpRange, IsActiveCsp
 from .ratelimits import RateLimits
@@ -47,26 +47,40 @@ class CspApiMixin:
         # once the key is known and allowed. Authentication writes nothing (the
         # key's use is recorded once the limits pass), so a refusal still
         # writes nothing, and all counters go to the cache in one round trip.
-        request.rate_limits = limits = RateLimits(request, scope=self.rate_limit_scope)
+        request.rate_limits = limits = RateLimits(
+            request, scope=self.rate_limit_scope, key_stale=lambda: self._judge_again(request)
+        )
         limits.count(per="ip")
         try:
             body_size_check(request)
             super().initial(request, *args, **kwargs)
         except Exception:
             self._key_use_after_limits(request)
-            limits.send()  # a refusal (429, 503) answers first, as before
+            # A refusal (429, 503) answers first, as before; a key held under
+            # an old generation is only forgotten (the request is refused anyway).
+            limits.send(key_check=False)
             raise
         self._key_use_after_limits(request)
         limits.count(per="csp")
         if not self.rate_limits_deferred:
             limits.send()
 
+    def _judge_again(self, request):
+        """The request's key was held under an older generation: a CSP or a key
+        changed since. Authenticate and check permissions again on the key read
+        afresh, before the view does anything (``RateLimits.send``)."""
+        request._request.api_key = request._request.csp = None
+        request._authenticate()
+        self.check_permissions(request)
+
     @staticmethod
     def _key_use_after_limits(request):
-        api_key = getattr(request._request, "api_key", None)
-        if api_key is not None:
+        if getattr(request._request, "api_key", None) is not None:
             now = timezone.now()
-            request.rate_limits.on_pass.append(lambda: api_key_record_use(api_key=api_key, now=now))
+            # The key as judged last (``_judge_again`` may have read it again).
+            request.rate_limits.on_pass.append(
+                lambda: api_key_record_use(api_key=request._request.api_key, now=now)
+            )
 
     def finalize_response(self, request, response, *args, **kwargs):
         limits = getattr(request, "rate_limits", None)
@@ -75,7 +89,8 @@ class CspApiMixin:
             # counters now, and a refusal replaces its answer (it wrote nothing).
             try:
                 limits.send()
-            except ApiError as exc:
+            except APIException as exc:
+                # Refused, or its key changed and no longer lets it through.
                 response = self.handle_exception(exc)
         return super().finalize_response(request, response, *args, **kwargs)
 

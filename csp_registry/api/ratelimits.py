@@ -24,11 +24,14 @@ raised, a budget counter and every budget raised before it are given back
 django-ratelimit's (request counters) and ours (budgets), so counters are
 shared with anything counting the same keys. Another cache (the quick
 start's local memory) takes the same counters one by one in the process.
+
+The same script returns the API keys' generation (``csp_registry.key_cache``),
+so that a process holding a request's key learns in this round trip whether
+the key must be read again (``RateLimits(key_stale=...)``).
 """
 
 import logging
 import time
-import weakref
 import zlib
 from dataclasses import dataclass
 
@@ -38,6 +41,7 @@ from django.core.cache.backends.redis import RedisCache
 from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
+from csp_registry import key_cache
 from smt_portal.client_ip import ratelimit_ip_key
 
 from .errors import ApiError
@@ -97,25 +101,48 @@ class RateLimits:
 
     ``count(per=...)`` adds the request's counters for ``"ip"`` or ``"csp"``;
     ``send(budgets=...)`` sends everything pending, with budget counters if
-    any, in one round trip, and raises 429 or 503 when refused.
+    any, in one round trip, and raises 429 or 503 when refused. When the
+    request's key was held by this process under another generation than the
+    one the script returns, the held key is forgotten and ``key_stale`` is
+    called (it judges the request again on the key read afresh, and raises to
+    refuse it; a refused request's budgets are given back). ``send(
+    key_check=False)`` only forgets it: the request is being refused anyway.
     """
 
-    def __init__(self, request, *, scope):
+    def __init__(self, request, *, scope, key_stale=None):
         self.request = request
         self.scope = scope
+        self.key_stale = key_stale
         self.pending = []
         self.on_pass = []
 
     def count(self, *, per):
         self.pending += _request_counters(self.request, scope=self.scope, per=per)
 
-    def send(self, *, budgets=()):
+    def send(self, *, budgets=(), key_check=True):
         counters, self.pending = [*self.pending, *budgets], []
         if counters:
-            _take_or_refuse(counters)
+            generation = _take_or_refuse(counters)
+            self._key_check(generation, budgets, key_check)
         callbacks, self.on_pass = self.on_pass, []
         for callback in callbacks:
             callback()
+
+    def _key_check(self, generation, budgets, key_check):
+        django_request = getattr(self.request, "_request", self.request)
+        held = getattr(django_request, "api_key_generation", None)
+        if held is None or generation == held:
+            return
+        key_cache.key_forget(django_request.api_key_prefix)
+        django_request.api_key_generation = None
+        if not key_check or self.key_stale is None:
+            return
+        try:
+            self.key_stale()
+        except Exception:
+            for budget in budgets:
+                _give_back(caches[settings.RATELIMIT_USE_CACHE], budget)
+            raise
 
 
 def enforce_rate_limits(request, *, scope, per):
@@ -126,13 +153,18 @@ def enforce_rate_limits(request, *, scope, per):
 
 
 def _take_or_refuse(counters, *, budget_message=None):
+    """Take ``counters`` or raise 429 (or 503); returns the API keys'
+    generation (``None`` off Redis)."""
     try:
-        refused = counters_take(counters)
+        refused, generation = _take(counters)
     except Exception as exc:  # redis-py and socket errors share no base class
         logger.warning("rate-limit cache unavailable: %s", exc.__class__.__name__)
+        # A change made while this process could not hear of it must not be
+        # missed when Redis is back: every held key is read again.
+        key_cache.keys_forget_all()
         raise _unavailable() from exc
     if refused is None:
-        return
+        return generation
     if refused.budget:
         raise _rate_limited(
             f"This request would check {refused.amount} premise(s), more than the "
@@ -216,28 +248,32 @@ def _budget_counter(*, per, value, rate, amount):
 
 # --- Taking counters: one Lua script on Redis, one by one elsewhere ---------------------------
 
-# KEYS: the counters; ARGV: amount, expiry, limit, budget (1/0) per counter.
-# Returns 0 when every counter had room, else the 1-based index of the first
-# that had not; the counters after it are not touched.
+# KEYS: the API keys' generation, then the counters; ARGV: a generation to
+# set if Redis has none (``key_cache.generation_candidate``), then amount,
+# expiry, limit, budget (1/0) per counter. Returns {0 when every counter had
+# room, else the 1-based index of the first that had not (the counters after
+# it are not touched); the generation}.
 _TAKE = """
-for i = 1, #KEYS do
-    local amount = tonumber(ARGV[4 * i - 3])
-    local used = redis.call('INCRBY', KEYS[i], amount)
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local generation = redis.call('GET', KEYS[1])
+for i = 1, #KEYS - 1 do
+    local amount = tonumber(ARGV[4 * i - 2])
+    local used = redis.call('INCRBY', KEYS[i + 1], amount)
     if used == amount then
-        redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4 * i - 2]))
+        redis.call('EXPIRE', KEYS[i + 1], tonumber(ARGV[4 * i - 1]))
     end
-    if used > tonumber(ARGV[4 * i - 1]) then
-        if ARGV[4 * i] == '1' then
+    if used > tonumber(ARGV[4 * i]) then
+        if ARGV[4 * i + 1] == '1' then
             for j = 1, i do
-                if ARGV[4 * j] == '1' then
-                    redis.call('DECRBY', KEYS[j], tonumber(ARGV[4 * j - 3]))
+                if ARGV[4 * j + 1] == '1' then
+                    redis.call('DECRBY', KEYS[j + 1], tonumber(ARGV[4 * j - 2]))
                 end
             end
         end
-        return i
+        return {i, generation}
     end
 end
-return 0
+return {0, generation}
 """
 # One Script per process: it only holds the Lua text and its SHA; each call
 # names the client to run on. (Django's RedisCache builds a new client object
@@ -247,10 +283,16 @@ _script = None
 
 def counters_take(counters):
     """Raise ``counters`` in order; the first past its limit (None if none), as above."""
+    refused, _ = _take(counters)
+    return refused
+
+
+def _take(counters):
+    """``(the first counter past its limit or None, the API keys' generation or None)``."""
     cache = caches[settings.RATELIMIT_USE_CACHE]
     if isinstance(cache, RedisCache):
         return _take_on_redis(cache, counters)
-    return _take_one_by_one(cache, counters)
+    return _take_one_by_one(cache, counters), None
 
 
 def _take_script(client):
@@ -260,29 +302,18 @@ def _take_script(client):
     return _script
 
 
-# One client per connection pool (a thread's cache has its own pools): Django
-# builds a new client per call, and redis-py fills 169 reply callbacks into
-# each, a tenth of a millisecond on every API request.
-_clients = weakref.WeakKeyDictionary()
-
-
-def _client_of(cache):
-    pool = cache._cache._get_connection_pool(True)
-    client = _clients.get(pool)
-    if client is None:
-        client = _clients[pool] = cache._cache.get_client(write=True)
-    return client
-
-
 def _take_on_redis(cache, counters):
-    keys = [cache.make_and_validate_key(counter.key) for counter in counters]
-    client = _client_of(cache)
-    args = []
+    keys = [key_cache.generation_key(cache)]
+    keys += [cache.make_and_validate_key(counter.key) for counter in counters]
+    client = key_cache.redis_client(cache)
+    args = [key_cache.generation_candidate()]
     for counter in counters:
         args += [counter.amount, counter.period + EXPIRATION_FUDGE, counter.limit]
         args.append(1 if counter.budget else 0)
-    refused = _take_script(client)(keys=keys, args=args, client=client)
-    return counters[refused - 1] if refused else None
+    refused, generation = _take_script(client)(keys=keys, args=args, client=client)
+    if isinstance(generation, bytes):
+        generation = generation.decode()
+    return (counters[refused - 1] if refused else None), generation
 
 
 def _take_one_by_one(cache, counters):
