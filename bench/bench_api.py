@@ -313,7 +313,7 @@ STAGES = [
     ("  API key check (authenticate)", "csp_registry/api/authentication.py", "authenticate"),
     ("  the view's post", "csp_registry/api/views.py", "post"),
     ("    parse + validate the three facts", "rest_framework/serializers.py", "is_valid"),
-    ("    rate limits, one script (Redis)", "csp_registry/api/ratelimits.py", "counters_take"),
+    ("    rate limits, one script (Redis)", "csp_registry/api/ratelimits.py", "_take"),
     ("    premise_authenticate", "premises/services.py", "premises_authenticate"),
     ("      the lookup (prepared)", "premises/services.py", "_premises_for_authentication"),
     ("  attempt + request log, one statement", "smt_portal/request_writes.py",
