@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connection, connections, transaction
 
-from affirmations.models import Record, RecordChainHead, RecordEvent
+from affirmations.models import AgreementLink, Record, RecordChainHead, RecordEvent
 from affirmations.records import (
     GENESIS_HASH,
     RECORD_CHAINS,
@@ -165,3 +165,13 @@ def test_the_record_indexes_its_agreement_and_csp_once_each_through_the_composit
     # Each append writes every index: no single-column index the composites already cover.
     assert ("agreement_id",) not in indexed and ("csp_id",) not in indexed
     assert ("agreement_id", "id") in indexed and ("csp_id", "id") in indexed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("model", "column"), [(Record, "hash"), (AgreementLink, "token_hash")])
+def test_a_hash_is_indexed_once_for_equality_and_never_for_prefix_searches(model, column):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    # The unique constraint's own index, and no other (each insert writes every index).
+    on_the_hash = [c for c in constraints.values() if c["columns"] == [column]]
+    assert len(on_the_hash) == 1 and on_the_hash[0]["unique"], on_the_hash
