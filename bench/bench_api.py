@@ -55,6 +55,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from cpu_parts import cpu_line, cpu_parts, cpu_per_request  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -213,7 +214,7 @@ def _request(conn, method, path, body, key):
 
 def _drive(port, concurrency, calls, key, server_pid):
     local = threading.local()
-    cpu_before = _cpu(server_pid)
+    cpu_before = cpu_parts(server_pid)
 
     def one(call):
         conn = getattr(local, "conn", None) or http.client.HTTPConnection(HOST, port, timeout=30)
@@ -227,7 +228,7 @@ def _drive(port, concurrency, calls, key, server_pid):
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(one, calls))
     elapsed = time.perf_counter() - started
-    cpu_after = _cpu(server_pid)
+    cpu_after = cpu_parts(server_pid)
     statuses = {status for status, _ in results}
     if statuses != {200}:
         sys.exit(f"unexpected statuses {statuses}")
@@ -236,52 +237,8 @@ def _drive(port, concurrency, calls, key, server_pid):
         "rps": len(results) / elapsed,
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "cpu": {
-            part: (cpu_after[part] - cpu_before.get(part, 0.0)) / len(results) * 1000
-            for part in cpu_after
-        },
+        "cpu": cpu_per_request(cpu_before, cpu_after, len(results)),
     }
-
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu(pid):
-    """Seconds of CPU (user + system) a process has spent, 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _cpu(server_pid):
-    """CPU seconds so far of each part the requests use: the gunicorn workers,
-    their PostgreSQL backends, Redis, and this client. On 2 CPUs shared by all
-    of them, throughput follows the sum, so this says where a request's cost is."""
-    import resource
-
-    import redis
-
-    with open(f"/proc/{server_pid}/task/{server_pid}/children") as children:
-        workers = [int(pid) for pid in children.read().split()]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-        )
-        backends = [pid for (pid,) in cursor.fetchall()]
-    parts = {
-        "workers": sum(_process_cpu(pid) for pid in workers),
-        "postgres": sum(_process_cpu(pid) for pid in backends),
-    }
-    if os.environ.get("REDIS_URL"):
-        info = redis.Redis.from_url(os.environ["REDIS_URL"]).info("cpu")
-        parts["redis"] = info["used_cpu_user"] + info["used_cpu_sys"]
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    parts["client"] = usage.ru_utime + usage.ru_stime
-    return parts
 
 
 def _report(args, floor, api):
@@ -296,9 +253,7 @@ def _report(args, floor, api):
         print(f"{name:<36}{figures['rps']:>10.0f}{figures['p50']:>10.2f}{figures['p99']:>10.2f}")
     print("CPU ms per request, by part (Redis: the whole server's):")
     for name, figures in (("floor", floor), ("API", api)):
-        parts = figures["cpu"]
-        shown = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
-        print(f"  {name:<6}{sum(parts.values()):6.2f} = {shown}")
+        print(cpu_line(name, figures["cpu"]))
     print(
         f"ratio API/floor: throughput {api['rps'] / floor['rps']:.2f}x, "
         f"p50 {api['p50'] / floor['p50']:.2f}x, p99 {api['p99'] / floor['p99']:.2f}x"
