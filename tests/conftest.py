@@ -47,6 +47,19 @@ def _isolated_cache():
 
 
 @pytest.fixture
+def cache_down():
+    """The cache (rate limits, the API keys' generation) on a Redis that is
+    down, for the test's whole body; restored before ``_isolated_cache``
+    tears down."""
+    from django.test import override_settings
+
+    from tests.faults import CACHE_DOWN
+
+    with override_settings(CACHES=CACHE_DOWN):
+        yield
+
+
+@pytest.fixture
 def round_trips(monkeypatch):
     """Counts what is sent to Redis: one send per round trip (a pipeline or a
     script is one send; every plain command is one)."""

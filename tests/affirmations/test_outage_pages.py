@@ -6,10 +6,9 @@ from django.test import Client, override_settings
 
 from affirmations.models import Agreement, AgreementLink, AgreementStatus, Record, RecordEvent
 from outbox.models import OutboundEmail
+from tests.faults import NOT_LISTENING
 
 from .conftest import open_emailed_link, request_agreement, residential, solved_challenge
-
-NOT_LISTENING_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
@@ -19,7 +18,7 @@ def redis_down():
         CACHES={
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": NOT_LISTENING_REDIS,
+                "LOCATION": NOT_LISTENING,
                 "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
             }
         }

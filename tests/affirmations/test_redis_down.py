@@ -11,14 +11,13 @@ from celery import current_app
 
 from outbox.models import EmailStatus, OutboundEmail
 from outbox.tasks import relay_pending_emails
+from tests.faults import NOT_LISTENING
 
 from .conftest import NOW, request_agreement, residential
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the Redis transport)"
 )
-
-NOT_LISTENING = "redis://127.0.0.1:1/0"
 
 
 def _forget_connections():

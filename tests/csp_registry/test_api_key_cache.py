@@ -21,6 +21,7 @@ from csp_registry.models import ApiKey, Csp
 from csp_registry.services import csp_issue_key, csp_revoke_key, csp_suspend
 from smt_portal.actors import Actor
 from tests.factories import make_premise, make_rep
+from tests.faults import CACHE_DOWN
 from tests.personas import api_client_for, make_csp
 
 REPS = "/api/v1/reps/"
@@ -149,14 +150,7 @@ def test_a_process_that_could_not_reach_redis_forgets_every_key_it_held():
     client = api_client_for(make_csp())
     assert client.get(REPS).status_code == 200
     assert key_cache.held_key(_prefix(client)) is not None
-    unreachable = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
-    with override_settings(CACHES=unreachable):
+    with override_settings(CACHES=CACHE_DOWN):
         assert client.get(REPS).status_code == 503
     assert key_cache.held_key(_prefix(client)) is None
 

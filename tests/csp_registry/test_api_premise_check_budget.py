@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import override_settings
 
 from csp_registry.api.errors import ApiError
 from csp_registry.api.ratelimits import premise_checks_consume
@@ -21,7 +20,6 @@ from tests.personas import api_client_for, make_csp
 
 AUTHENTICATE = "/api/v1/premise-authentications/"
 AGREEMENTS = "/api/v1/agreements/"
-NOT_LISTENING = "redis://127.0.0.1:1/0"
 
 pytestmark = pytest.mark.django_db
 
@@ -141,19 +139,6 @@ def test_an_invalid_request_takes_nothing_from_the_budget(settings, csp_api):
         response = csp_api.post(AGREEMENTS, {"premises": _guesses(2)}, format="json")
         assert response.status_code == 400
     assert _agreement(csp_api, 2).status_code == 422
-
-
-@pytest.fixture
-def cache_down():
-    unreachable = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": NOT_LISTENING,
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
-    with override_settings(CACHES=unreachable):
-        yield
 
 
 def test_with_the_cache_down_an_agreement_is_503_and_nothing_is_checked(settings, cache_down):

@@ -16,7 +16,6 @@ from tests.personas import api_client_for, make_csp
 
 REPS = "/api/v1/reps/"
 AUTHENTICATE = "/api/v1/premise-authentications/"
-NOT_LISTENING = "redis://127.0.0.1:1/0"
 EVERY_COUNTER = {
     "default": {"ip": "100/m", "csp": "100/m"},
     "premise_authentication": {"ip": "100/m", "csp": "100/m"},
@@ -129,19 +128,6 @@ def test_the_script_gives_every_budget_back_when_one_is_exhausted(settings):
     statuses = [c.post(AUTHENTICATE, _facts(premise), format="json").status_code for c in others]
     assert statuses == [200, 200, 429]
     assert PremiseAuthenticationAttempt.objects.count() == 3
-
-
-@pytest.fixture
-def cache_down():
-    unreachable = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": NOT_LISTENING,
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
-    with override_settings(CACHES=unreachable):
-        yield
 
 
 @pytest.mark.parametrize(

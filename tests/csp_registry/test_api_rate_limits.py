@@ -2,7 +2,6 @@
 
 import pytest
 import time_machine
-from django.test import override_settings
 
 from csp_registry.models import ApiRequestLog, IdempotencyKey
 from monitoring.models import PremiseAuthenticationAttempt
@@ -12,7 +11,6 @@ from tests.personas import api_client_for, make_csp
 
 REPS = "/api/v1/reps/"
 AUTHENTICATE = "/api/v1/premise-authentications/"
-NOT_LISTENING = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture(autouse=True)
@@ -105,20 +103,6 @@ def test_the_default_settings_limit_premise_authentication_more_tightly(settings
         limits["default"]["csp"]
     )
     assert per_minute(limits["premise_authentication"]["ip"]) < per_minute(limits["default"]["ip"])
-
-
-@pytest.fixture
-def cache_down():
-    unreachable = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": NOT_LISTENING,
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
-    # Restored before the suite's cache-clearing fixture tears down.
-    with override_settings(CACHES=unreachable):
-        yield
 
 
 def test_with_the_cache_down_the_api_answers_503_and_writes_nothing(db, cache_down):

@@ -208,15 +208,10 @@ def test_a_parameter_with_a_nul_byte_is_refused_and_still_logged(csp_api, shared
 def test_with_redis_gone_a_read_answers_503_serves_nothing_and_is_still_logged(csp_api, shared):
     from django.test import override_settings
 
+    from tests.faults import CACHE_DOWN
+
     agreement, home = shared
-    unreachable = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
-    with override_settings(CACHES=unreachable):
+    with override_settings(CACHES=CACHE_DOWN):
         response = read(csp_api, agreement, esi_id=home.esi_id, start=TODAY, end=TODAY)
 
     assert response.status_code == 503

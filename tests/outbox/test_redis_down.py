@@ -14,13 +14,12 @@ from django.utils import timezone
 from outbox.models import EmailStatus, OutboundEmail
 from outbox.services import email_queue
 from outbox.tasks import relay_pending_emails
+from tests.faults import NOT_LISTENING
 from tests.outbox.conftest import START
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the Redis transport)"
 )
-
-NOT_LISTENING = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture

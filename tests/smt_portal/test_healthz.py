@@ -2,6 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.faults import NOT_LISTENING
+
 
 @pytest.mark.django_db
 def test_healthz_reports_each_dependency(client):
@@ -80,9 +82,6 @@ def test_healthz_is_503_when_the_database_does_not_answer(client, monkeypatch):
     assert response.json()["checks"]["monitoring"] == {"ok": False, "error": "database"}
     assert response.json()["checks"]["outbox"] == {"ok": False, "error": "database"}
     assert response.json()["checks"]["worker"] == {"ok": False, "error": "database"}
-
-
-NOT_LISTENING = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
