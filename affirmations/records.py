@@ -111,6 +111,36 @@ class _Canonical:
         self.template = text
 
 
+class _CanonicalFiller:
+    """One append's rows as canonical JSON: each row's values filled into its
+    event's template (``_Canonical``, made once per event), with the previous
+    hash and the seq given (values, or marks the database fills)."""
+
+    def __init__(self, *, actor, ip, user_agent, now):
+        self.actor, self.ip, self.user_agent, self.now = actor, ip, user_agent, now
+        self.templates = {}
+        self.details_text = _DetailsTexts()
+
+    def __call__(self, entry, chain, previous, seq):
+        """``(the details as JSON, the row's canonical JSON)``."""
+        template = self.templates.get(entry.event)
+        if template is None:
+            template = self.templates[entry.event] = _Canonical(
+                event=entry.event, actor_type=self.actor.type, actor=self.actor.label,
+                ip=self.ip, user_agent=self.user_agent, now=self.now,
+            ).template  # fmt: skip
+        details = self.details_text(entry.details)
+        canonical = template % (
+            _scalar(entry.agreement_id),
+            chain,
+            _scalar(entry.csp_id),
+            details,
+            previous,
+            seq,
+        )
+        return details, canonical
+
+
 def _dumps(content):
     """Canonical JSON: sorted keys, no spaces, Django's types as strings."""
     return json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
@@ -310,33 +340,17 @@ class _OneChainAppend:
 def _append_one_chain(chain, chain_entries, actor, ip, user_agent, now):
     """A small append to one chain (PostgreSQL): ``_OneChainAppend``. Returns
     ``Record``s with their ids, in the order of the entries."""
-    templates = {}
-    details_text = _DetailsTexts()
+    fill = _CanonicalFiller(actor=actor, ip=ip, user_agent=user_agent, now=now)
     actor_type, label = actor.type, actor.label
     parts, columns, details = [], [], []
     for _, entry in chain_entries:
-        event = entry.event
-        template = templates.get(event)
-        if template is None:
-            template = templates[event] = _Canonical(
-                event=event, actor_type=actor_type, actor=label, ip=ip,
-                user_agent=user_agent, now=now,
-            ).template  # fmt: skip
-        text = details_text(entry.details)
         # Canonical JSON is ASCII (``ensure_ascii``): a NUL or \x01 never
         # occurs in it, so they mark the holes the database fills.
-        canonical = template % (
-            _scalar(entry.agreement_id),
-            chain,
-            _scalar(entry.csp_id),
-            text,
-            "\x00",
-            "\x01",
-        )
+        text, canonical = fill(entry, chain, "\x00", "\x01")
         before, rest = canonical.split("\x00")
         middle, after = rest.split("\x01")
         parts += [before, middle, after]
-        columns += [now, event, entry.agreement_id, entry.csp_id, actor_type, label, ip,
+        columns += [now, entry.event, entry.agreement_id, entry.csp_id, actor_type, label, ip,
                     user_agent, text, chain]  # fmt: skip
         details.append(text)
     statement = _OneChainAppend.of(len(chain_entries))
@@ -388,8 +402,7 @@ def _run_append(sql, params):
 def _hashed_values(by_chain, heads, actor, ip, user_agent, now):
     """Each entry's column values, hashed and chained, as plain tuples in
     ``_COLUMNS`` order (chain by chain), and each head's move."""
-    templates = {}
-    details_text = _DetailsTexts()
+    fill = _CanonicalFiller(actor=actor, ip=ip, user_agent=user_agent, now=now)
     sha256 = hashlib.sha256
     values, moves = [], []
     append = values.append
@@ -401,21 +414,7 @@ def _hashed_values(by_chain, heads, actor, ip, user_agent, now):
         for _, entry in chain_entries:
             seq += 1
             event = entry.event
-            template = templates.get(event)
-            if template is None:
-                template = templates[event] = _Canonical(
-                    event=event, actor_type=actor_type, actor=label, ip=ip,
-                    user_agent=user_agent, now=now,
-                ).template  # fmt: skip
-            details = details_text(entry.details)
-            canonical = template % (
-                _scalar(entry.agreement_id),
-                chain,
-                _scalar(entry.csp_id),
-                details,
-                previous,
-                seq,
-            )
+            details, canonical = fill(entry, chain, previous, seq)
             digest = sha256(canonical.encode()).hexdigest()
             append((now, event, entry.agreement_id, entry.csp_id, actor_type, label, ip,
                     user_agent, details, previous, digest, chain, seq, 2))  # fmt: skip
